@@ -1,0 +1,82 @@
+// ssrun login / logout: password or API key first, then the second factor; exit 0 only when allowed.
+
+import { SsrunError } from '../../core/errors.js';
+import type { Factor, MfaMethod } from '../../core/model.js';
+import { parseMfaMethod } from '../../core/validate.js';
+import { canPrompt, io, localService, type GlobalOptions } from '../context.js';
+import { obtainSecret } from '../input.js';
+import { printJson } from '../render.js';
+import { saveSession, takeSession } from '../session.js';
+
+export interface LoginOptions extends GlobalOptions {
+  user?: string;
+  application?: string;
+  password?: string;
+  passwordStdin?: boolean;
+  apiKey?: string;
+  apiKeyStdin?: boolean;
+  mfa?: string;
+  timeout?: string;
+}
+
+/** Like pam_duo: on a terminal with no -m, offer the factors the user's devices support. */
+async function chooseFactor(available: Factor[]): Promise<MfaMethod> {
+  const { select, input } = await import('@inquirer/prompts');
+  const choice = await select<'passcode' | Factor>({
+    message: 'Second factor',
+    choices: [
+      { name: 'Duo Push to your device', value: 'push' as const, disabled: !available.includes('push') },
+      { name: 'Passcode', value: 'passcode' as const },
+      { name: 'Phone call', value: 'phone' as const, disabled: !available.includes('phone') },
+      { name: 'SMS passcodes', value: 'sms' as const, disabled: !available.includes('sms') },
+    ],
+  });
+  if (choice !== 'passcode') return { kind: 'factor', factor: choice };
+  const code = await input({ message: 'Passcode:', validate: (v) => /^[0-9]{6,10}$/.test(v.trim()) || 'a passcode has 6–10 digits' });
+  return { kind: 'passcode', passcode: code.trim() };
+}
+
+function parseTimeout(value: string | undefined): number {
+  if (value === undefined) return 60_000;
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 3600) throw new SsrunError('USAGE', `--timeout: expected whole seconds between 1 and 3600, received ${JSON.stringify(value)}`);
+  return Number(value) * 1000;
+}
+
+export async function login(opts: LoginOptions): Promise<void> {
+  if ((opts.user === undefined) === (opts.application === undefined)) throw new SsrunError('USAGE', 'login: pass either -u USER or -a APPLICATION');
+  const method = opts.mfa !== undefined ? parseMfaMethod(opts.mfa) : undefined;
+  const timeoutMs = parseTimeout(opts.timeout);
+  const isUser = opts.user !== undefined;
+  const secret = isUser
+    ? await obtainSecret({ value: opts.password, fromStdin: opts.passwordStdin, flag: '-p', stdinFlag: '--password-stdin', what: 'password' })
+    : await obtainSecret({ value: opts.apiKey, fromStdin: opts.apiKeyStdin, flag: '-k', stdinFlag: '--api-key-stdin', what: 'API key' });
+  const ssrun = await localService(opts);
+
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const result = await ssrun.login({
+      type: isUser ? 'user' : 'application',
+      name: (isUser ? opts.user : opts.application)!,
+      secret,
+      method,
+      chooseFactor: method === undefined && canPrompt() ? chooseFactor : undefined,
+      onProgress: (e) => io.notice(e.message),
+      signal: abort.signal,
+      timeoutMs,
+    });
+    await saveSession(opts, { token: result.token, principal: result.Principal, expiresAt: result.ExpiresAt });
+    printJson({ Principal: result.Principal, Factor: result.Factor, ExpiresAt: result.ExpiresAt });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export async function logout(opts: GlobalOptions): Promise<void> {
+  const saved = await takeSession(opts);
+  if (!saved) throw new SsrunError('NOT_LOGGED_IN', 'not logged in');
+  const ssrun = await localService(opts);
+  const { LoggedOut } = await ssrun.logout(saved.token);
+  printJson({ Principal: saved.principal, LoggedOut });
+}

@@ -1,0 +1,70 @@
+// ssrun mfa …: parse flags, call the service, render.
+
+import { accessSync, constants } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { SsrunError } from '../../core/errors.js';
+import { localService, io, type GlobalOptions } from '../context.js';
+import { readJsonInput } from '../input.js';
+import { parseOutput, printJson, render } from '../render.js';
+
+export interface GetOptions extends GlobalOptions {
+  name?: string;
+  verbose?: boolean;
+  showSecrets?: boolean;
+  output?: string;
+}
+
+export async function get(opts: GetOptions): Promise<void> {
+  const format = parseOutput(opts.output);
+  const ssrun = await localService(opts);
+  const view = { verbose: opts.verbose, showSecrets: opts.showSecrets };
+  await render(opts.name !== undefined ? await ssrun.getConfig(opts.name, view) : await ssrun.listConfigs(view), format);
+}
+
+/** A relative Options.CaFile is relative to the config file; it is stored absolute and must be readable. */
+function resolveCaFile(doc: unknown, file: string): unknown {
+  if (typeof doc !== 'object' || doc === null) return doc;
+  const optionsKey = Object.keys(doc).find((k) => k.toLowerCase() === 'options');
+  const options = optionsKey ? (doc as Record<string, unknown>)[optionsKey] : undefined;
+  if (typeof options !== 'object' || options === null) return doc;
+  const caKey = Object.keys(options).find((k) => k.toLowerCase() === 'cafile');
+  const ca = caKey ? (options as Record<string, unknown>)[caKey] : undefined;
+  if (typeof ca !== 'string' || ca.trim() === '') return doc;
+  const abs = isAbsolute(ca) ? ca : resolve(file === '-' ? process.cwd() : dirname(file), ca);
+  try {
+    accessSync(abs, constants.R_OK);
+  } catch {
+    throw new SsrunError('INVALID_CONFIG', `Options.CaFile: ${abs} cannot be read`);
+  }
+  (options as Record<string, unknown>)[caKey!] = abs;
+  return doc;
+}
+
+export async function create(opts: GlobalOptions & { file: string }): Promise<void> {
+  const doc = resolveCaFile(await readJsonInput(opts.file), opts.file);
+  const ssrun = await localService(opts);
+  printJson(await ssrun.createConfig(doc));
+}
+
+export async function update(opts: GlobalOptions & { file: string; name: string }): Promise<void> {
+  const doc = resolveCaFile(await readJsonInput(opts.file), opts.file);
+  const ssrun = await localService(opts);
+  printJson(await ssrun.updateConfig(opts.name, doc));
+}
+
+export async function remove(opts: GlobalOptions & { name: string; force?: boolean }): Promise<void> {
+  const ssrun = await localService(opts);
+  printJson(await ssrun.deleteConfig(opts.name, { force: opts.force }));
+}
+
+export async function assignPrincipal(opts: GlobalOptions & { principal: string; mfaIdentity: string; config: string }): Promise<void> {
+  const ssrun = await localService(opts);
+  const result = await ssrun.assignPrincipal(opts.principal, opts.mfaIdentity, opts.config);
+  if (result.Replaced) io.notice(`${result.Principal} was assigned to ${JSON.stringify(result.Replaced)}; that assignment is replaced`);
+  printJson(result);
+}
+
+export async function removePrincipal(opts: GlobalOptions & { principal: string }): Promise<void> {
+  const ssrun = await localService(opts);
+  printJson(await ssrun.removePrincipal(opts.principal));
+}

@@ -1,0 +1,101 @@
+// The error-code registry: every failure ssrun reports has a stable UPPER_SNAKE code and belongs to one
+// exit-code family. The CLI maps families to process exit codes in one place (cli/main.ts); the README
+// documents the table. Messages never carry secrets.
+
+export const EXIT = {
+  OK: 0,
+  INTERNAL: 1,
+  INVALID_INPUT: 2,
+  NOT_FOUND: 3,
+  CONFLICT: 4,
+  AUTH_DENIED: 5,
+  LOCKED_OUT: 6,
+  PROVIDER_UNAVAILABLE: 7,
+  STORE_UNAVAILABLE: 8,
+  CANCELLED: 130,
+} as const;
+
+export type ExitFamily = keyof typeof EXIT;
+
+/** Every error code ssrun can report, and the exit-code family it belongs to. */
+export const ERROR_CODES = {
+  // usage and input
+  USAGE: 'INVALID_INPUT',
+  INVALID_JSON: 'INVALID_INPUT',
+  INVALID_CONFIG: 'INVALID_INPUT',
+  INVALID_NAME: 'INVALID_INPUT',
+  INVALID_PRINCIPAL: 'INVALID_INPUT',
+  UNSUPPORTED_PRINCIPAL_TYPE: 'INVALID_INPUT',
+  INVALID_PASSWORD: 'INVALID_INPUT',
+  INVALID_METHOD: 'INVALID_INPUT',
+  FILE_UNREADABLE: 'INVALID_INPUT',
+  INPUT_TOO_LARGE: 'INVALID_INPUT',
+  NAME_IMMUTABLE: 'INVALID_INPUT',
+  TYPE_IMMUTABLE: 'INVALID_INPUT',
+  // lookups
+  CONFIG_NOT_FOUND: 'NOT_FOUND',
+  PRINCIPAL_NOT_FOUND: 'NOT_FOUND',
+  ASSIGNMENT_NOT_FOUND: 'NOT_FOUND',
+  NOT_LOGGED_IN: 'NOT_FOUND',
+  // state conflicts
+  CONFIG_EXISTS: 'CONFLICT',
+  CONFIG_IN_USE: 'CONFLICT',
+  PRINCIPAL_EXISTS: 'CONFLICT',
+  ALREADY_INITIALIZED: 'CONFLICT',
+  ROOT_PROTECTED: 'CONFLICT',
+  // authentication
+  AUTH_DENIED: 'AUTH_DENIED',
+  MFA_REQUIRED: 'AUTH_DENIED',
+  MFA_DENIED: 'AUTH_DENIED',
+  MFA_NOT_ENROLLED: 'AUTH_DENIED',
+  MFA_FRAUD: 'AUTH_DENIED',
+  MFA_TIMEOUT: 'AUTH_DENIED',
+  MFA_SMS_SENT: 'AUTH_DENIED',
+  LOCKED_OUT: 'LOCKED_OUT',
+  // the provider could not give an answer we can trust
+  PROVIDER_UNAVAILABLE: 'PROVIDER_UNAVAILABLE',
+  PROVIDER_RATE_LIMITED: 'PROVIDER_UNAVAILABLE',
+  PROVIDER_MISCONFIGURED: 'PROVIDER_UNAVAILABLE',
+  PROVIDER_CLOCK_SKEW: 'PROVIDER_UNAVAILABLE',
+  // the store
+  STORE_BUSY: 'STORE_UNAVAILABLE',
+  STORE_CORRUPT: 'STORE_UNAVAILABLE',
+  STORE_NEWER_SCHEMA: 'STORE_UNAVAILABLE',
+  STORE_READ_ONLY: 'STORE_UNAVAILABLE',
+  STORE_FULL: 'STORE_UNAVAILABLE',
+  MASTER_KEY_MISSING: 'STORE_UNAVAILABLE',
+  MASTER_KEY_INVALID: 'STORE_UNAVAILABLE',
+  MASTER_KEY_WRONG: 'STORE_UNAVAILABLE',
+  MASTER_KEY_UNSAFE: 'STORE_UNAVAILABLE',
+  SECRET_UNDECRYPTABLE: 'STORE_UNAVAILABLE',
+  // everything else
+  CANCELLED: 'CANCELLED',
+  INTERNAL: 'INTERNAL',
+} as const satisfies Record<string, ExitFamily>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class SsrunError extends Error {
+  readonly code: ErrorCode;
+  /** Optional structured detail, safe to show (never a secret). */
+  readonly detail: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, detail?: Record<string, unknown>) {
+    super(message);
+    this.name = 'SsrunError';
+    this.code = code;
+    this.detail = detail;
+  }
+
+  get exitCode(): number {
+    return EXIT[ERROR_CODES[this.code]];
+  }
+}
+
+export function isSsrunError(e: unknown): e is SsrunError {
+  return e instanceof SsrunError;
+}
+
+export function exitCodeOf(code: ErrorCode): number {
+  return EXIT[ERROR_CODES[code]];
+}

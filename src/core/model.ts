@@ -1,0 +1,80 @@
+// Domain types. Output shapes use the capitalised keys of the documented CLI (Type, Name, Options…).
+
+export const CONFIG_TYPES = ['duo'] as const;
+export type ConfigType = (typeof CONFIG_TYPES)[number];
+
+export const REDACTED = '********';
+
+export interface DuoOptions {
+  IntegrationKey: string;
+  SecretKey: string;
+  Host: string;
+  CaFile?: string;
+}
+
+/** A validated MFA configuration, secrets in clear (only ever in memory). */
+export interface MfaConfig {
+  Type: ConfigType;
+  Name: string;
+  Options: DuoOptions;
+}
+
+export interface StoredConfig extends MfaConfig {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type PrincipalType = 'user' | 'application';
+
+export interface PrincipalRef {
+  type: PrincipalType;
+  name: string;
+  path: string;
+}
+
+export interface Assignment {
+  configName: string;
+  configType: ConfigType;
+  providerUserId: string;
+  assignedAt: string;
+}
+
+export interface Principal {
+  id: string;
+  type: PrincipalType;
+  name: string;
+  /** Password hash (users) or API-key digest (applications); never shown. */
+  credential: string | null;
+  epoch: number;
+  failedCount: number;
+  lockedUntil: string | null;
+  createdAt: string;
+  updatedAt: string;
+  assignment: Assignment | null;
+}
+
+export const FACTORS = ['push', 'phone', 'sms', 'auto'] as const;
+export type Factor = (typeof FACTORS)[number];
+export type MfaMethod = { kind: 'passcode'; passcode: string } | { kind: 'factor'; factor: Factor };
+
+export interface Session {
+  tokenHash: string;
+  principalId: string;
+  epoch: number;
+  factor: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export interface AuditEntry {
+  at: string;
+  principal: string;
+  action: string;
+  outcome: 'allowed' | 'denied' | 'error' | 'ok';
+  detail: string;
+}
+
+export function principalPath(type: PrincipalType, name: string): string {
+  return `principal/internal/${type}/${name}`;
+}

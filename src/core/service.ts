@@ -1,0 +1,421 @@
+// Every use case of ssrun, over the ports. No I/O of its own: the store persists, providers talk to Duo,
+// the CLI (or the server) renders. Views returned here are what users see, secrets redacted by default.
+
+import { SsrunError } from './errors.js';
+import { afterSuccess, beginAttempt, refund, type AuthState } from './lockout.js';
+import {
+  REDACTED,
+  principalPath,
+  type Factor,
+  type MfaConfig,
+  type MfaMethod,
+  type Principal,
+  type PrincipalType,
+  type StoredConfig,
+} from './model.js';
+import type { Clock, Crypto, ProgressEvent, Providers, Store } from './ports.js';
+import {
+  parseConfigDocument,
+  parseNewConfig,
+  parsePrincipalPath,
+  shown,
+  sanitizeLine,
+  validateConfigName,
+  validatePassword,
+  validatePrincipalName,
+  validateProviderUserId,
+} from './validate.js';
+
+export const SESSION_TTL_MS = 60 * 60 * 1000;
+export const DEFAULT_MFA_TIMEOUT_MS = 60_000;
+export const ROOT_USER = 'root';
+
+export interface ConfigView {
+  Type: string;
+  Name: string;
+  Options: Record<string, string>;
+  CreatedAt?: string;
+  UpdatedAt?: string;
+  Principals?: { Principal: string; ProviderUserId: string; AssignedAt: string }[];
+}
+
+export interface PrincipalView {
+  Name: string;
+  Principal: string;
+  Mfa: { Config: string; Type: string; ProviderUserId: string } | null;
+  CreatedAt?: string;
+  UpdatedAt?: string;
+  FailedAttempts?: number;
+  LockedUntil?: string | null;
+}
+
+export interface LoginRequest {
+  type: PrincipalType;
+  name: string;
+  /** The password (users) or API key (applications). */
+  secret: string;
+  method?: MfaMethod;
+  /** Offered the factors when MFA is required and no method was given (interactive only). */
+  chooseFactor?: (available: Factor[]) => Promise<MfaMethod>;
+  onProgress?: (event: ProgressEvent) => void;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface LoginResult {
+  Principal: string;
+  Factor: string;
+  ExpiresAt: string;
+  /** The session token: the caller keeps it; never printed. */
+  token: string;
+}
+
+export interface SsrunDeps {
+  store: Store;
+  providers: Providers;
+  clock: Clock;
+  crypto: Crypto;
+}
+
+const byName = (a: { Name: string }, b: { Name: string }) =>
+  a.Name.toLowerCase() < b.Name.toLowerCase() ? -1 : a.Name.toLowerCase() > b.Name.toLowerCase() ? 1 : a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0;
+
+export function createSsrun({ store, providers, clock, crypto }: SsrunDeps) {
+  const nowIso = () => clock.now().toISOString();
+
+  function configView(c: StoredConfig, opts: { verbose?: boolean; showSecrets?: boolean } = {}): ConfigView {
+    const Options: Record<string, string> = {
+      IntegrationKey: c.Options.IntegrationKey,
+      SecretKey: opts.showSecrets ? c.Options.SecretKey : REDACTED,
+      Host: c.Options.Host,
+    };
+    if (c.Options.CaFile !== undefined) Options.CaFile = c.Options.CaFile;
+    const view: ConfigView = { Type: c.Type, Name: c.Name, Options };
+    if (opts.verbose) {
+      view.CreatedAt = c.createdAt;
+      view.UpdatedAt = c.updatedAt;
+      view.Principals = store.principalsOfConfig(c.Name).map((p) => ({ Principal: p.path, ProviderUserId: p.providerUserId, AssignedAt: p.assignedAt }));
+    }
+    return view;
+  }
+
+  function principalView(p: Principal, verbose = false): PrincipalView {
+    const view: PrincipalView = {
+      Name: p.name,
+      Principal: principalPath(p.type, p.name),
+      Mfa: p.assignment ? { Config: p.assignment.configName, Type: p.assignment.configType, ProviderUserId: p.assignment.providerUserId } : null,
+    };
+    if (verbose) {
+      view.CreatedAt = p.createdAt;
+      view.UpdatedAt = p.updatedAt;
+      view.FailedAttempts = p.failedCount;
+      view.LockedUntil = p.lockedUntil;
+    }
+    return view;
+  }
+
+  function requireConfig(name: string): StoredConfig {
+    const config = store.getConfig(validateConfigName(name, 'config name'));
+    if (!config) throw new SsrunError('CONFIG_NOT_FOUND', `MFA configuration ${shown(name)} not found; \`ssrun mfa get\` lists them`);
+    return config;
+  }
+
+  function requirePrincipal(type: PrincipalType, name: string): Principal {
+    const p = store.getPrincipal(type, validatePrincipalName(name, type));
+    if (!p) throw new SsrunError('PRINCIPAL_NOT_FOUND', `${principalPath(type, name)} not found`);
+    return p;
+  }
+
+  function audit(principal: string, action: string, outcome: 'allowed' | 'denied' | 'error' | 'ok', detail = '') {
+    store.audit({ at: nowIso(), principal, action, outcome, detail: sanitizeLine(detail) });
+  }
+
+  async function createPrincipal(type: PrincipalType, name: string, credential: string | null): Promise<Principal> {
+    return store.write(() => {
+      if (store.getPrincipal(type, name)) throw new SsrunError('PRINCIPAL_EXISTS', `${principalPath(type, name)} already exists`);
+      const p = store.insertPrincipal(type, name, credential, nowIso());
+      audit(principalPath(type, name), `${type}.create`, 'ok');
+      return p;
+    });
+  }
+
+  function deletePrincipal(type: PrincipalType, name: string) {
+    return store.write(() => {
+      const p = requirePrincipal(type, name);
+      store.deletePrincipal(p.id);
+      audit(principalPath(type, p.name), `${type}.delete`, 'ok', p.assignment ? `assignment to ${p.assignment.configName} removed` : '');
+      return { Deleted: principalPath(type, p.name), MfaAssignmentRemoved: p.assignment !== null };
+    });
+  }
+
+  // ---- login -------------------------------------------------------------------------------------------
+
+  function stateOf(p: Principal): AuthState {
+    return { failedCount: p.failedCount, lockedUntil: p.lockedUntil };
+  }
+
+  function lockedError(path: string, until: string, failedCount: number): SsrunError {
+    return new SsrunError('LOCKED_OUT', `${path} is locked until ${until} after ${failedCount} failed attempts`, { lockedUntil: until });
+  }
+
+  const DENIED = 'authentication denied: wrong user name, password or passcode';
+
+  async function login(req: LoginRequest): Promise<LoginResult> {
+    const name = validatePrincipalName(req.name, req.type);
+    const path = principalPath(req.type, name);
+    const isUser = req.type === 'user';
+    if (isUser) validatePassword(req.secret);
+
+    // Reserve the attempt (S12): counted before the check, so parallel guesses cannot exceed the limit.
+    const reservation = store.write(() => {
+      const p = store.getPrincipal(req.type, name);
+      if (!p) return undefined;
+      const d = beginAttempt(stateOf(p), clock.now());
+      if (d.decision === 'locked') {
+        audit(path, 'login', 'denied', 'locked out');
+        return lockedError(path, d.until, d.failedCount);
+      }
+      store.saveAuthState(p.id, d.next.failedCount, d.next.lockedUntil);
+      return { principal: p, reserved: d.next, previous: d.previous };
+    });
+    if (reservation instanceof SsrunError) throw reservation;
+
+    const principal = reservation?.principal;
+    const credentialOk = isUser
+      ? await crypto.verifyPassword(req.secret, principal?.credential ?? null)
+      : crypto.equalDigests(crypto.digestToken(req.secret), principal?.credential ?? crypto.digestToken('\0no-such-application'));
+    if (!principal || !reservation || !credentialOk) {
+      audit(path, 'login', 'denied', principal ? 'wrong credentials' : 'unknown principal');
+      throw new SsrunError('AUTH_DENIED', DENIED);
+    }
+
+    const giveBack = () =>
+      store.write(() => {
+        const p = store.getPrincipal(req.type, name);
+        if (p) {
+          const s = refund(stateOf(p), reservation.reserved, reservation.previous);
+          store.saveAuthState(p.id, s.failedCount, s.lockedUntil);
+        }
+      });
+
+    let factor = isUser ? 'password' : 'api-key';
+    let bypass = false;
+    const assignment = principal.assignment;
+    if (assignment) {
+      // S14: an assigned principal never falls back to "no MFA": every path below either allows or throws.
+      if (!req.method && !req.chooseFactor) {
+        giveBack();
+        throw new SsrunError('MFA_REQUIRED', `MFA required: pass -m with a passcode or one of push, phone, sms, auto`);
+      }
+      let outcome;
+      try {
+        const config = store.getConfig(assignment.configName);
+        if (!config) throw new SsrunError('PROVIDER_MISCONFIGURED', `MFA configuration ${shown(assignment.configName)} assigned to ${path} is missing; login denied`);
+        outcome = await providers[config.Type].authenticate({
+          options: config.Options,
+          providerUserId: assignment.providerUserId,
+          method: req.method,
+          chooseFactor: req.chooseFactor,
+          onProgress: req.onProgress,
+          signal: req.signal,
+          deadline: clock.now().getTime() + (req.timeoutMs ?? DEFAULT_MFA_TIMEOUT_MS),
+        });
+      } catch (e) {
+        giveBack();
+        const code = e instanceof SsrunError ? e.code : 'INTERNAL';
+        audit(path, 'login', 'error', `${code}${e instanceof Error ? `: ${e.message}` : ''}`);
+        throw e;
+      }
+      if (outcome.result === 'deny') {
+        const guess = outcome.reason === 'denied' || outcome.reason === 'fraud' || outcome.reason === 'invalid_passcode';
+        if (!guess) giveBack();
+        audit(path, 'login', 'denied', `${assignment.configName}: ${outcome.reason}${outcome.message ? ` (${outcome.message})` : ''}`);
+        switch (outcome.reason) {
+          case 'invalid_passcode':
+            throw new SsrunError('AUTH_DENIED', DENIED);
+          case 'fraud':
+            throw new SsrunError('MFA_FRAUD', `login denied: the request was reported as fraudulent; your administrator has been alerted`);
+          case 'enroll':
+            throw new SsrunError('MFA_NOT_ENROLLED', `login denied: ${principal.name} is not enrolled in Duo${outcome.message ? ` (${sanitizeLine(outcome.message)})` : ''}`);
+          case 'sms_sent':
+            throw new SsrunError('MFA_SMS_SENT', `SMS passcodes sent; run the login again with -m CODE`);
+          case 'timeout':
+            throw new SsrunError('MFA_TIMEOUT', `login denied: no answer from your device in time`);
+          default:
+            throw new SsrunError('MFA_DENIED', `login denied${outcome.message ? `: ${sanitizeLine(outcome.message)}` : ''}`);
+        }
+      }
+      factor = outcome.factor;
+      bypass = outcome.bypass;
+    }
+
+    const token = crypto.randomToken();
+    const now = clock.now();
+    const expiresAt = new Date(now.getTime() + SESSION_TTL_MS).toISOString();
+    store.write(() => {
+      const s = afterSuccess();
+      store.saveAuthState(principal.id, s.failedCount, s.lockedUntil);
+      store.insertSession({ tokenHash: crypto.digestToken(token), principalId: principal.id, epoch: principal.epoch, factor, createdAt: now.toISOString(), expiresAt });
+      audit(path, 'login', 'allowed', bypass ? `${factor}: Duo bypass (preauth allow)` : factor);
+    });
+    return { Principal: path, Factor: factor, ExpiresAt: expiresAt, token };
+  }
+
+  return {
+    // ---- MFA configurations ----------------------------------------------------------------------------
+    async listConfigs(opts: { verbose?: boolean; showSecrets?: boolean } = {}): Promise<ConfigView[]> {
+      return store.listConfigs().sort(byName).map((c) => configView(c, opts));
+    },
+
+    async getConfig(name: string, opts: { verbose?: boolean; showSecrets?: boolean } = {}): Promise<ConfigView> {
+      return configView(requireConfig(name), opts);
+    },
+
+    async createConfig(input: unknown): Promise<ConfigView> {
+      const config = parseNewConfig(input);
+      if (config.Options.SecretKey === REDACTED) throw new SsrunError('INVALID_CONFIG', `Options.SecretKey: is the redacted placeholder ${shown(REDACTED)}; give the real secret key`);
+      return store.write(() => {
+        const existing = store.getConfig(config.Name);
+        if (existing) throw new SsrunError('CONFIG_EXISTS', `MFA configuration ${shown(existing.Name)} already exists (names are case-insensitive); use \`ssrun mfa update\``);
+        const created = store.insertConfig(config, nowIso());
+        audit('-', 'mfa.create', 'ok', created.Name);
+        return configView(created);
+      });
+    },
+
+    async updateConfig(name: string, input: unknown): Promise<ConfigView> {
+      const doc = parseConfigDocument(input);
+      const target = validateConfigName(name, 'config name (-n)');
+      return store.write(() => {
+        const existing = requireConfig(target);
+        if (doc.Name !== undefined && doc.Name.toLowerCase() !== existing.Name.toLowerCase()) {
+          throw new SsrunError('NAME_IMMUTABLE', `Name: the file says ${shown(doc.Name)} but -n says ${shown(existing.Name)}; a configuration's name cannot change`);
+        }
+        if (doc.Type !== existing.Type) {
+          throw new SsrunError('TYPE_IMMUTABLE', `Type: ${shown(existing.Name)} is ${shown(existing.Type)}, the file says ${shown(doc.Type)}; a configuration's type cannot change`);
+        }
+        const options = { ...doc.Options };
+        // The redacted placeholder from `mfa get` keeps the stored secret, so get → edit → update works.
+        if (options.SecretKey === REDACTED) options.SecretKey = existing.Options.SecretKey;
+        const next: MfaConfig = { Type: existing.Type, Name: existing.Name, Options: options };
+        const updated = store.updateConfig(existing.Name, next, nowIso());
+        audit('-', 'mfa.update', 'ok', existing.Name);
+        return configView(updated);
+      });
+    },
+
+    async deleteConfig(name: string, opts: { force?: boolean } = {}) {
+      return store.write(() => {
+        const existing = requireConfig(name);
+        const principals = store.principalsOfConfig(existing.Name);
+        if (principals.length > 0 && !opts.force) {
+          throw new SsrunError(
+            'CONFIG_IN_USE',
+            `MFA configuration ${shown(existing.Name)} is assigned to ${principals.length} principal${principals.length === 1 ? '' : 's'}; remove them first or pass --force`,
+            { principals: principals.length },
+          );
+        }
+        const at = nowIso();
+        for (const p of principals) {
+          const ref = parsePrincipalPath(p.path);
+          const principal = store.getPrincipal(ref.type, ref.name);
+          if (principal) store.unassign(principal.id, at);
+        }
+        store.deleteConfig(existing.Name);
+        audit('-', 'mfa.delete', 'ok', `${existing.Name}${principals.length ? `, ${principals.length} assignments removed` : ''}`);
+        return { Deleted: existing.Name, PrincipalsUnassigned: principals.length };
+      });
+    },
+
+    // ---- assignment ------------------------------------------------------------------------------------
+    async assignPrincipal(path: string, providerUserId: string, configName: string) {
+      const ref = parsePrincipalPath(path);
+      const id = validateProviderUserId(providerUserId);
+      return store.write(() => {
+        const config = requireConfig(configName);
+        const p = requirePrincipal(ref.type, ref.name);
+        const replaced = p.assignment?.configName ?? null;
+        store.assign(p.id, config.Name, id, nowIso());
+        audit(ref.path, 'mfa.assign', 'ok', `${config.Name}${replaced ? ` (replaces ${replaced})` : ''}`);
+        return { Principal: ref.path, Config: config.Name, ProviderUserId: id, Replaced: replaced };
+      });
+    },
+
+    async removePrincipal(path: string) {
+      const ref = parsePrincipalPath(path);
+      return store.write(() => {
+        const p = requirePrincipal(ref.type, ref.name);
+        if (!p.assignment) throw new SsrunError('ASSIGNMENT_NOT_FOUND', `${ref.path} has no MFA configuration assigned`);
+        store.unassign(p.id, nowIso());
+        audit(ref.path, 'mfa.unassign', 'ok', p.assignment.configName);
+        return { Principal: ref.path, Removed: p.assignment.configName };
+      });
+    },
+
+    // ---- users and applications ------------------------------------------------------------------------
+    async init(password: string) {
+      validatePassword(password, 'root password');
+      if (store.getPrincipal('user', ROOT_USER)?.credential) throw new SsrunError('ALREADY_INITIALIZED', 'this store is already initialized (root has a password)');
+      const hash = await crypto.hashPassword(password);
+      return store.write(() => {
+        const root = store.getPrincipal('user', ROOT_USER);
+        if (root?.credential) throw new SsrunError('ALREADY_INITIALIZED', 'this store is already initialized (root has a password)');
+        if (root) store.setCredential(root.id, hash, nowIso());
+        else store.insertPrincipal('user', ROOT_USER, hash, nowIso());
+        audit(principalPath('user', ROOT_USER), 'init', 'ok');
+        return { Initialized: true, Principal: principalPath('user', ROOT_USER) };
+      });
+    },
+
+    async createUser(name: string, password: string): Promise<PrincipalView> {
+      const n = validatePrincipalName(name, 'user');
+      if (n.toLowerCase() === ROOT_USER) throw new SsrunError('PRINCIPAL_EXISTS', `${shown(n)} is reserved; \`ssrun init\` sets the root password`);
+      validatePassword(password);
+      if (store.getPrincipal('user', n)) throw new SsrunError('PRINCIPAL_EXISTS', `${principalPath('user', n)} already exists`);
+      const hash = await crypto.hashPassword(password);
+      return principalView(await createPrincipal('user', n, hash));
+    },
+
+    async listUsers(opts: { verbose?: boolean } = {}): Promise<PrincipalView[]> {
+      return store.listPrincipals('user').map((p) => principalView(p, opts.verbose)).sort(byName);
+    },
+
+    async getUser(name: string, opts: { verbose?: boolean } = {}): Promise<PrincipalView> {
+      return principalView(requirePrincipal('user', name), opts.verbose);
+    },
+
+    async deleteUser(name: string) {
+      if (validatePrincipalName(name, 'user').toLowerCase() === ROOT_USER) throw new SsrunError('ROOT_PROTECTED', 'root cannot be deleted');
+      return deletePrincipal('user', name);
+    },
+
+    async createApplication(name: string): Promise<PrincipalView & { ApiKey: string }> {
+      const n = validatePrincipalName(name, 'application');
+      const apiKey = `ssk_${crypto.randomToken()}`;
+      const p = await createPrincipal('application', n, crypto.digestToken(apiKey));
+      return { ...principalView(p), ApiKey: apiKey };
+    },
+
+    async listApplications(opts: { verbose?: boolean } = {}): Promise<PrincipalView[]> {
+      return store.listPrincipals('application').map((p) => principalView(p, opts.verbose)).sort(byName);
+    },
+
+    async getApplication(name: string, opts: { verbose?: boolean } = {}): Promise<PrincipalView> {
+      return principalView(requirePrincipal('application', name), opts.verbose);
+    },
+
+    async deleteApplication(name: string) {
+      return deletePrincipal('application', name);
+    },
+
+    // ---- sessions --------------------------------------------------------------------------------------
+    login,
+
+    async logout(token: string) {
+      const removed = store.write(() => store.deleteSession(crypto.digestToken(token)));
+      return { LoggedOut: removed };
+    },
+  };
+}
+
+export type Ssrun = ReturnType<typeof createSsrun>;

@@ -1,0 +1,227 @@
+// Strict, helpful validation of everything that comes from outside. Each error names the field, says
+// what was received and what was expected, and never echoes a secret value.
+
+import { SsrunError, type ErrorCode } from './errors.js';
+import {
+  CONFIG_TYPES,
+  FACTORS,
+  type ConfigType,
+  type DuoOptions,
+  type Factor,
+  type MfaConfig,
+  type MfaMethod,
+  type PrincipalRef,
+  type PrincipalType,
+} from './model.js';
+
+export const MAX_INPUT_BYTES = 64 * 1024;
+export const MAX_PASSWORD_BYTES = 1024;
+export const MIN_PASSWORD_CHARS = 8;
+const MAX_OPTION_CHARS = 1024;
+
+const CONFIG_NAME_RE = /^[A-Za-z0-9 ._@+-]{1,120}$/;
+const PRINCIPAL_NAME_RE = /^[A-Za-z0-9._@+-]{1,120}$/;
+const HOST_RE = /^(?=.{1,253}(?::|$))[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::(\d{1,5}))?$/;
+
+/** Quote a value received from outside for a message: JSON escaping removes CR/LF and terminal escapes. */
+export function shown(value: unknown, max = 60): string {
+  let s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  if (s.length > max) s = `${s.slice(0, max)}…`;
+  return JSON.stringify(s);
+}
+
+/** Escape text from outside (Duo status_msg, names) for a terminal or a log line: no CR/LF, no escapes. */
+export function sanitizeLine(text: string, max = 200): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+function fail(code: ErrorCode, message: string): never {
+  throw new SsrunError(code, message);
+}
+
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
+}
+
+function suggestion(key: string, known: readonly string[]): string {
+  let best = '';
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(best.length / 3)) ? `; did you mean ${shown(best)}?` : `; expected one of: ${known.join(', ')}`;
+}
+
+/**
+ * Reads the keys of an object case-insensitively against a known list. Unknown keys and keys given twice
+ * (in different cases) are errors naming the field path.
+ */
+function pickKeys(obj: Record<string, unknown>, known: readonly string[], where: string): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const [key, value] of Object.entries(obj)) {
+    const canonical = known.find((k) => k.toLowerCase() === key.toLowerCase());
+    const field = where ? `${where}.${key}` : key;
+    if (!canonical) fail('INVALID_CONFIG', `${field}: unknown key${suggestion(key, known)}`);
+    if (out.has(canonical)) fail('INVALID_CONFIG', `${field}: given twice (keys are case-insensitive)`);
+    out.set(canonical, value);
+  }
+  return out;
+}
+
+function requireString(value: unknown, field: string, opts: { secret?: boolean; max?: number } = {}): string {
+  if (value === undefined) fail('INVALID_CONFIG', `${field}: required, but missing`);
+  if (typeof value !== 'string') fail('INVALID_CONFIG', `${field}: expected a string, received ${typeName(value)}`);
+  const trimmed = value.trim();
+  if (trimmed === '') fail('INVALID_CONFIG', `${field}: must not be empty`);
+  const max = opts.max ?? MAX_OPTION_CHARS;
+  if (trimmed.length > max) fail('INVALID_CONFIG', `${field}: ${trimmed.length} characters, at most ${max} allowed`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) {
+    fail('INVALID_CONFIG', `${field}: contains control characters${opts.secret ? '' : ` (received ${shown(trimmed)})`}`);
+  }
+  return trimmed;
+}
+
+export function validateConfigName(value: unknown, field = 'Name'): string {
+  if (typeof value !== 'string') fail('INVALID_NAME', `${field}: expected a string, received ${typeName(value)}`);
+  const name = value.trim();
+  if (!CONFIG_NAME_RE.test(name)) {
+    fail('INVALID_NAME', `${field}: ${shown(value)} is not a valid name; expected 1–120 characters of letters, digits, space and . _ @ + -`);
+  }
+  return name;
+}
+
+export function validateHost(value: string, field: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) fail('INVALID_CONFIG', `${field}: ${shown(value)} has a scheme; expected a bare hostname such as api-XXXXXXXX.duosecurity.com`);
+  if (value.includes('/')) fail('INVALID_CONFIG', `${field}: ${shown(value)} has a path; expected hostname[:port] only`);
+  const m = HOST_RE.exec(value);
+  if (!m) fail('INVALID_CONFIG', `${field}: ${shown(value)} is not a hostname; expected hostname[:port], such as api-XXXXXXXX.duosecurity.com`);
+  if (m[1] !== undefined) {
+    const port = Number(m[1]);
+    if (port < 1 || port > 65535) fail('INVALID_CONFIG', `${field}: port ${port} is out of range 1–65535`);
+  }
+  return value;
+}
+
+const TOP_KEYS = ['Type', 'Name', 'Options'] as const;
+const DUO_KEYS = ['IntegrationKey', 'SecretKey', 'Host', 'CaFile'] as const;
+
+function parseDuoOptions(raw: unknown): DuoOptions {
+  if (raw === undefined) fail('INVALID_CONFIG', 'Options: required, but missing');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('INVALID_CONFIG', `Options: expected an object, received ${typeName(raw)}`);
+  const keys = pickKeys(raw as Record<string, unknown>, DUO_KEYS, 'Options');
+  const options: DuoOptions = {
+    IntegrationKey: requireString(keys.get('IntegrationKey'), 'Options.IntegrationKey', { max: 128 }),
+    SecretKey: requireString(keys.get('SecretKey'), 'Options.SecretKey', { secret: true }),
+    Host: validateHost(requireString(keys.get('Host'), 'Options.Host', { max: 260 }), 'Options.Host'),
+  };
+  if (keys.has('CaFile')) options.CaFile = requireString(keys.get('CaFile'), 'Options.CaFile');
+  return options;
+}
+
+/** Parses an MFA configuration document (already JSON-decoded). Name may be absent for updates. */
+export function parseConfigDocument(raw: unknown): { Type: ConfigType; Name: string | undefined; Options: DuoOptions } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    fail('INVALID_CONFIG', `expected a JSON object such as {"Type":"duo","Name":…,"Options":{…}}, received ${typeName(raw)}`);
+  }
+  const keys = pickKeys(raw as Record<string, unknown>, TOP_KEYS, '');
+  const typeRaw = requireString(keys.get('Type'), 'Type', { max: 40 });
+  const type = typeRaw.toLowerCase();
+  if (!(CONFIG_TYPES as readonly string[]).includes(type)) {
+    fail('INVALID_CONFIG', `Type: unknown type ${shown(typeRaw)}; expected one of: ${CONFIG_TYPES.join(', ')}`);
+  }
+  const name = keys.has('Name') ? validateConfigName(keys.get('Name')) : undefined;
+  return { Type: type as ConfigType, Name: name, Options: parseDuoOptions(keys.get('Options')) };
+}
+
+export function parseNewConfig(raw: unknown): MfaConfig {
+  const doc = parseConfigDocument(raw);
+  if (doc.Name === undefined) fail('INVALID_CONFIG', 'Name: required, but missing');
+  return { Type: doc.Type, Name: doc.Name, Options: doc.Options };
+}
+
+/** Decodes JSON text, reporting line and column of a syntax error. */
+export function parseJsonText(text: string, source: string): unknown {
+  if (text.length > MAX_INPUT_BYTES) fail('INPUT_TOO_LARGE', `${source}: ${text.length} bytes, at most ${MAX_INPUT_BYTES} allowed`);
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    const pos = /position (\d+)/.exec(message);
+    let where = '';
+    if (pos) {
+      const offset = Number(pos[1]);
+      const before = text.slice(0, offset);
+      const line = before.split('\n').length;
+      const column = offset - before.lastIndexOf('\n');
+      where = ` at line ${line}, column ${column}`;
+    } else if (text.trim() === '') {
+      fail('INVALID_JSON', `${source}: is empty; expected a JSON object`);
+    }
+    const reason = message.replace(/\s*(in JSON )?at position \d+.*$/s, '').replace(/ \(line \d+ column \d+\)$/, '');
+    fail('INVALID_JSON', `${source}: malformed JSON${where}: ${reason}`);
+  }
+}
+
+export function parsePrincipalPath(value: unknown): PrincipalRef {
+  if (typeof value !== 'string' || value === '') fail('INVALID_PRINCIPAL', 'principal: required; expected principal/internal/user/NAME or principal/internal/application/NAME');
+  const parts = value.split('/');
+  if (parts.length !== 4 || parts[0] !== 'principal' || parts[1] !== 'internal' || parts[2] === '' || parts[3] === '') {
+    fail('INVALID_PRINCIPAL', `principal: ${shown(value)} is not a principal path; expected principal/internal/user/NAME or principal/internal/application/NAME`);
+  }
+  const type = parts[2]!;
+  if (type !== 'user' && type !== 'application') {
+    fail('UNSUPPORTED_PRINCIPAL_TYPE', `principal: ${shown(value)} is a ${shown(type)} principal; only user and application principals support MFA`);
+  }
+  return { type, name: validatePrincipalName(parts[3]!, type), path: value };
+}
+
+export function validatePrincipalName(value: unknown, type: PrincipalType): string {
+  if (typeof value !== 'string' || !PRINCIPAL_NAME_RE.test(value)) {
+    fail('INVALID_NAME', `${type} name: ${shown(value)} is not valid; expected 1–120 characters of letters, digits and . _ @ + -`);
+  }
+  return value;
+}
+
+export function validateProviderUserId(value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') fail('USAGE', 'provider user id (-m): required; expected the principal\'s user id at the provider');
+  const id = value.trim();
+  if (id.length > 256 || !/^[\x21-\x7e]+$/.test(id)) fail('USAGE', `provider user id (-m): ${shown(id)} is not valid; expected up to 256 printable characters without spaces`);
+  return id;
+}
+
+export function validatePassword(password: string, field = 'password'): string {
+  const bytes = new TextEncoder().encode(password).length;
+  if (bytes > MAX_PASSWORD_BYTES) fail('INVALID_PASSWORD', `${field}: ${bytes} bytes, at most ${MAX_PASSWORD_BYTES} allowed`);
+  if ([...password].length < MIN_PASSWORD_CHARS) fail('INVALID_PASSWORD', `${field}: too short; at least ${MIN_PASSWORD_CHARS} characters required`);
+  return password;
+}
+
+/** `-m` for login: a passcode is all digits (6–10); push, phone, sms and auto are factors; nothing else. */
+export function parseMfaMethod(value: string): MfaMethod {
+  const v = value.trim();
+  if (/^[0-9]{6,10}$/.test(v)) return { kind: 'passcode', passcode: v };
+  const lower = v.toLowerCase();
+  if ((FACTORS as readonly string[]).includes(lower)) return { kind: 'factor', factor: lower as Factor };
+  if (/^[0-9]+$/.test(v)) fail('INVALID_METHOD', `-m: a passcode has 6–10 digits, received ${v.length}`);
+  fail('INVALID_METHOD', `-m: expected a passcode (6–10 digits) or one of ${FACTORS.join(', ')}`);
+}

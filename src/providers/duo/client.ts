@@ -1,0 +1,290 @@
+// Duo Auth API v2 (S18–S22): signed requests (Duo's canonicalization and HMAC-SHA512, through
+// @duosecurity/duo_api's own signer), TLS pinned to the CA bundle Duo's SDKs ship (or Options.CaFile),
+// bounded timeouts, 429 back-off, and every unexpected answer turned into a denial. Never fails open.
+
+import { Agent, request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { SsrunError, type ErrorCode } from '../../core/errors.js';
+import type { DuoOptions, Factor, MfaMethod } from '../../core/model.js';
+import type { DuoRequestContext, MfaProviderApi, ProviderOutcome } from '../../core/ports.js';
+import { sanitizeLine } from '../../core/validate.js';
+
+const require = createRequire(import.meta.url);
+
+type Sign = (ikey: string, skey: string, method: string, host: string, path: string, params: Record<string, string>, date: string) => string;
+
+let signer: Sign | undefined;
+let pinnedCa: string | undefined;
+function duoSign(...args: Parameters<Sign>): string {
+  signer ??= (require('@duosecurity/duo_api/lib/duo_sig.js') as { sign: Sign }).sign;
+  return signer(...args);
+}
+/** The CA bundle Duo's SDKs pin (duo_api and duo_universal ship the same bundle; a test checks it). */
+export function duoPinnedCa(): string {
+  pinnedCa ??= (require('@duosecurity/duo_api/lib/constants.js') as { DUO_PINNED_CERT: string }).DUO_PINNED_CERT;
+  return pinnedCa;
+}
+
+export interface DuoClientDeps {
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Upper bound of one HTTP exchange (connect + answer). */
+  requestTimeoutMs?: number;
+  pollIntervalMs?: number;
+  maxRateLimitRetries?: number;
+}
+
+const DEFAULTS = { requestTimeoutMs: 15_000, pollIntervalMs: 1_000, maxRateLimitRetries: 5 };
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(cancelled());
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(cancelled());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+const cancelled = () => new SsrunError('CANCELLED', 'login cancelled');
+
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+export function createDuoProvider(deps: DuoClientDeps = {}): MfaProviderApi {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? defaultSleep;
+  const requestTimeoutMs = deps.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
+  const pollIntervalMs = deps.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
+  const maxRetries = deps.maxRateLimitRetries ?? DEFAULTS.maxRateLimitRetries;
+
+  function fail(code: ErrorCode, host: string, why: string): never {
+    throw new SsrunError(code, `login denied: ${why} (Duo at ${host})`);
+  }
+
+  /** One HTTPS exchange, bounded by the request timeout and the login deadline. */
+  function send(opts: DuoOptions, agent: Agent, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body: string, ctx: DuoRequestContext): Promise<RawAnswer> {
+    const [hostname, portText] = opts.Host.split(':') as [string, string | undefined];
+    const remaining = ctx.deadline - now();
+    if (remaining <= 0) fail('PROVIDER_UNAVAILABLE', opts.Host, 'Duo did not answer in time');
+    const timeout = Math.min(requestTimeoutMs, remaining);
+    return new Promise<RawAnswer>((resolve, reject) => {
+      let settled = false;
+      const done = (fn: () => void) => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          ctx.signal?.removeEventListener('abort', onAbort);
+          fn();
+        }
+      };
+      const req = httpsRequest(
+        { hostname, port: portText ? Number(portText) : 443, method, path, headers, agent, servername: /^[\d.]+$/.test(hostname) ? undefined : hostname },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > 1024 * 1024) {
+              req.destroy();
+              done(() => reject(new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo's answer to ${path} is too large (Duo at ${opts.Host})`)));
+            } else chunks.push(c);
+          });
+          res.on('end', () => done(() => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') })));
+          res.on('error', (e) => done(() => reject(transportError(opts.Host, e))));
+        },
+      );
+      const timer = setTimeout(() => {
+        req.destroy();
+        done(() => reject(new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer ${path} within ${Math.ceil(timeout / 1000)} s (Duo at ${opts.Host})`)));
+      }, timeout);
+      const onAbort = () => {
+        req.destroy();
+        done(() => reject(cancelled()));
+      };
+      ctx.signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (e) => done(() => reject(transportError(opts.Host, e))));
+      req.end(body);
+    });
+  }
+
+  function transportError(host: string, e: Error): SsrunError {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|ERR_TLS/i.test(code) || /certificate/i.test(e.message)) {
+      return new SsrunError('PROVIDER_UNAVAILABLE', `login denied: the TLS certificate of Duo at ${host} could not be verified (${code || 'TLS error'}); set Options.CaFile only for a trusted proxy`);
+    }
+    return new SsrunError('PROVIDER_UNAVAILABLE', `login denied: cannot reach Duo at ${host} (${code || sanitizeLine(e.message)})`);
+  }
+
+  /** A signed Auth API call; returns Duo's `response` object or throws a PROVIDER_* error. */
+  async function call(opts: DuoOptions, agent: Agent, method: 'GET' | 'POST', path: string, params: Record<string, string>, ctx: DuoRequestContext, clock: { offsetMs: number; retriedSkew: boolean }): Promise<Json> {
+    const query = new URLSearchParams(params).toString();
+    for (let attempt = 0; ; attempt++) {
+      if (ctx.signal?.aborted) throw cancelled();
+      const date = new Date(now() + clock.offsetMs).toUTCString();
+      const headers: Record<string, string> = {
+        Date: date,
+        Host: opts.Host,
+        Authorization: duoSign(opts.IntegrationKey, opts.SecretKey, method, opts.Host, path, params, date),
+        'User-Agent': 'ssrun',
+        Accept: 'application/json',
+      };
+      let body = '';
+      let fullPath = path;
+      if (method === 'POST') {
+        headers['Content-Type'] = 'application/x-www-form-urlencoded';
+        body = query;
+      } else if (query) fullPath = `${path}?${query}`;
+      const answer = await send(opts, agent, method, fullPath, headers, body, ctx);
+
+      if (answer.status === 429) {
+        if (attempt >= maxRetries) fail('PROVIDER_RATE_LIMITED', opts.Host, `Duo is rate-limiting requests (HTTP 429); gave up after ${attempt + 1} attempts`);
+        const retryAfter = Number(answer.headers['retry-after']);
+        const wait = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : 1000 * 2 ** attempt + Math.floor(Math.random() * 1000);
+        if (now() + wait >= ctx.deadline) fail('PROVIDER_RATE_LIMITED', opts.Host, 'Duo is rate-limiting requests (HTTP 429) and the login timeout is near');
+        await sleep(wait, ctx.signal);
+        continue;
+      }
+      let json: Json;
+      try {
+        json = JSON.parse(answer.body);
+      } catch {
+        fail('PROVIDER_UNAVAILABLE', opts.Host, `Duo answered ${path} with HTTP ${answer.status} and a body that is not JSON`);
+      }
+      if (typeof json !== 'object' || json === null) fail('PROVIDER_UNAVAILABLE', opts.Host, `Duo answered ${path} with an unexpected body`);
+      const code = Number(json.code);
+      const message = typeof json.message === 'string' ? sanitizeLine(json.message) : '';
+      const detail = typeof json.message_detail === 'string' ? ` (${sanitizeLine(json.message_detail)})` : '';
+      if (answer.status === 401) {
+        if ((code === 40104 || code === 40105 || /date|time/i.test(message)) && !clock.retriedSkew) {
+          clock.retriedSkew = true;
+          clock.offsetMs = await duoClockOffset(opts, agent, ctx);
+          continue;
+        }
+        if (code === 40104 || code === 40105 || /date|time/i.test(message)) {
+          fail('PROVIDER_CLOCK_SKEW', opts.Host, `Duo refused the request date ${date}: ${code} ${message}; check this machine's clock`);
+        }
+        fail('PROVIDER_MISCONFIGURED', opts.Host, `Duo rejected the credentials: ${Number.isFinite(code) ? code : 401} ${message}${detail}; check IntegrationKey, SecretKey and Host of the MFA configuration`);
+      }
+      if (answer.status >= 500) fail('PROVIDER_UNAVAILABLE', opts.Host, `Duo answered HTTP ${answer.status}`);
+      if (json.stat !== 'OK') fail('PROVIDER_UNAVAILABLE', opts.Host, `Duo returned an error for ${path}: ${Number.isFinite(code) ? code : answer.status} ${message}${detail}`);
+      if (answer.status !== 200 || typeof json.response !== 'object' || json.response === null) {
+        fail('PROVIDER_UNAVAILABLE', opts.Host, `Duo answered ${path} with HTTP ${answer.status} and no response object`);
+      }
+      return json.response;
+    }
+  }
+
+  /** S21: Duo's own time from /auth/v2/ping (unsigned), as an offset from ours. */
+  async function duoClockOffset(opts: DuoOptions, agent: Agent, ctx: DuoRequestContext): Promise<number> {
+    const answer = await send(opts, agent, 'GET', '/auth/v2/ping', { Host: opts.Host, 'User-Agent': 'ssrun' }, '', ctx);
+    try {
+      const time = Number(JSON.parse(answer.body).response.time);
+      if (Number.isFinite(time) && time > 0) return time * 1000 - now();
+    } catch {
+      // fall through
+    }
+    fail('PROVIDER_CLOCK_SKEW', opts.Host, "Duo refused the request date and its time could not be read; check this machine's clock");
+  }
+
+  function userParam(id: string): Record<string, string> {
+    return /^DU[A-Z0-9]{18}$/.test(id) ? { user_id: id } : { username: id };
+  }
+
+  function capabilities(preauth: Json): Factor[] {
+    const caps = new Set<string>();
+    for (const d of Array.isArray(preauth.devices) ? preauth.devices : []) for (const c of Array.isArray(d?.capabilities) ? d.capabilities : []) caps.add(String(c));
+    const out: Factor[] = [];
+    if (caps.has('push')) out.push('push');
+    if (caps.has('phone')) out.push('phone');
+    if (caps.has('sms')) out.push('sms');
+    return out;
+  }
+
+  return {
+    async authenticate(ctx: DuoRequestContext): Promise<ProviderOutcome> {
+      const opts = ctx.options;
+      let ca: string;
+      if (opts.CaFile) {
+        try {
+          ca = readFileSync(opts.CaFile, 'utf8');
+        } catch (e) {
+          fail('PROVIDER_MISCONFIGURED', opts.Host, `Options.CaFile ${opts.CaFile} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+        }
+      } else ca = duoPinnedCa();
+      const agent = new Agent({ keepAlive: true, maxSockets: 1, ca, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
+      const clock = { offsetMs: 0, retriedSkew: false };
+      try {
+        const user = userParam(ctx.providerUserId);
+        const pre = await call(opts, agent, 'POST', '/auth/v2/preauth', user, ctx, clock);
+        const statusMsg = typeof pre.status_msg === 'string' ? sanitizeLine(pre.status_msg) : '';
+        switch (pre.result) {
+          case 'auth':
+            break;
+          case 'allow':
+            return { result: 'allow', factor: 'bypass', bypass: true, message: statusMsg };
+          case 'deny':
+            return { result: 'deny', reason: 'policy', message: statusMsg };
+          case 'enroll':
+            return { result: 'deny', reason: 'enroll', message: statusMsg };
+          default:
+            fail('PROVIDER_UNAVAILABLE', opts.Host, `Duo's preauth answered an unknown result ${JSON.stringify(sanitizeLine(String(pre.result), 40))}`);
+        }
+
+        let method: MfaMethod | undefined = ctx.method;
+        if (!method) {
+          if (!ctx.chooseFactor) throw new SsrunError('MFA_REQUIRED', 'MFA required: pass -m with a passcode or one of push, phone, sms, auto');
+          method = await ctx.chooseFactor(capabilities(pre));
+        }
+
+        if (method.kind === 'passcode') {
+          const res = await call(opts, agent, 'POST', '/auth/v2/auth', { ...user, factor: 'passcode', passcode: method.passcode }, ctx, clock);
+          if (res.result === 'allow') return { result: 'allow', factor: 'passcode', bypass: false, message: '' };
+          if (res.result === 'deny') return { result: 'deny', reason: 'invalid_passcode', message: typeof res.status_msg === 'string' ? sanitizeLine(res.status_msg) : '' };
+          fail('PROVIDER_UNAVAILABLE', opts.Host, `Duo's auth answered an unknown result for a passcode`);
+        }
+
+        const factor = method.factor;
+        if (factor === 'sms') {
+          const res = await call(opts, agent, 'POST', '/auth/v2/auth', { ...user, factor: 'sms', device: 'auto' }, ctx, clock);
+          if (res.result === 'deny' && res.status === 'sent') return { result: 'deny', reason: 'sms_sent', message: typeof res.status_msg === 'string' ? sanitizeLine(res.status_msg) : '' };
+          if (res.result === 'deny') return { result: 'deny', reason: 'denied', message: typeof res.status_msg === 'string' ? sanitizeLine(res.status_msg) : '' };
+          fail('PROVIDER_UNAVAILABLE', opts.Host, `Duo's auth answered an unexpected result for sms`);
+        }
+
+        const started = await call(opts, agent, 'POST', '/auth/v2/auth', { ...user, factor, device: 'auto', async: '1' }, ctx, clock);
+        const txid = started.txid;
+        if (typeof txid !== 'string' || txid === '') fail('PROVIDER_UNAVAILABLE', opts.Host, 'Duo started no transaction (no txid)');
+        ctx.onProgress?.({ kind: 'info', message: factor === 'phone' ? 'Calling your phone…' : 'Pushed a login request to your device…' });
+        let lastMsg = '';
+        for (;;) {
+          const st = await call(opts, agent, 'GET', '/auth/v2/auth_status', { txid }, ctx, clock);
+          const msg = typeof st.status_msg === 'string' ? sanitizeLine(st.status_msg) : '';
+          if (st.result === 'allow') return { result: 'allow', factor, bypass: false, message: msg };
+          if (st.result === 'deny') return { result: 'deny', reason: st.status === 'fraud' ? 'fraud' : 'denied', message: msg };
+          if (st.result !== 'waiting') fail('PROVIDER_UNAVAILABLE', opts.Host, `Duo's auth_status answered an unknown result`);
+          if (msg && msg !== lastMsg) ctx.onProgress?.({ kind: 'info', message: msg });
+          lastMsg = msg;
+          const wait = Math.min(pollIntervalMs, ctx.deadline - now());
+          if (wait <= 0) return { result: 'deny', reason: 'timeout', message: '' };
+          await sleep(wait, ctx.signal);
+          if (now() >= ctx.deadline) return { result: 'deny', reason: 'timeout', message: '' };
+        }
+      } finally {
+        agent.destroy();
+      }
+    },
+  };
+}

@@ -1,0 +1,46 @@
+// Secrets at rest (S5, S6): AES-256-GCM with a fresh 96-bit IV per encryption; each ciphertext carries a
+// format version and the key id; the associated data binds table, row and field, so a ciphertext moved to
+// another row or field fails to open. A random data key encrypts secrets; the master key only wraps it.
+
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { SsrunError } from '../core/errors.js';
+
+const VERSION = 'v1';
+
+export function keyId(key: Buffer): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 12);
+}
+
+export function seal(key: Buffer, plaintext: Buffer, aad: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(`ssrun:${VERSION}:${aad}`, 'utf8'));
+  const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return [VERSION, keyId(key), iv.toString('base64url'), ct.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+}
+
+/** Opens a sealed value; any tampering, a wrong key or a wrong binding throws SECRET_UNDECRYPTABLE. */
+export function open(key: Buffer, sealed: string, aad: string): Buffer {
+  const parts = sealed.split('.');
+  const bad = (why: string) => new SsrunError('SECRET_UNDECRYPTABLE', `a stored secret (${aad}) cannot be decrypted: ${why}`);
+  if (parts.length !== 5 || parts[0] !== VERSION) throw bad('unknown format');
+  const [, kid, ivText, ctText, tagText] = parts as [string, string, string, string, string];
+  if (kid !== keyId(key)) throw bad(`it was sealed with key ${kid}, not ${keyId(key)}`);
+  const iv = Buffer.from(ivText, 'base64url');
+  const tag = Buffer.from(tagText, 'base64url');
+  if (iv.length !== 12 || tag.length !== 16) throw bad('malformed IV or tag');
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+    decipher.setAAD(Buffer.from(`ssrun:${VERSION}:${aad}`, 'utf8'));
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(Buffer.from(ctText, 'base64url')), decipher.final()]);
+  } catch {
+    throw bad('authentication failed (tampered, moved or wrong key)');
+  }
+}
+
+export const DATA_KEY_AAD = 'meta:data_key';
+
+export function newDataKey(): Buffer {
+  return randomBytes(32);
+}

@@ -1,0 +1,347 @@
+// The Store port on better-sqlite3 (S1–S4): WAL, synchronous=FULL, foreign keys, busy timeout, every write
+// in BEGIN IMMEDIATE, versioned migrations, refusal of foreign, damaged or newer databases. Secrets are
+// sealed with the data key (see cipher.ts) on the way in and opened on the way out.
+
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SsrunError } from '../core/errors.js';
+import type { AuditEntry, ConfigType, MfaConfig, Principal, PrincipalType, Session, StoredConfig } from '../core/model.js';
+import { principalPath } from '../core/model.js';
+import type { Store } from '../core/ports.js';
+import { DATA_KEY_AAD, keyId, newDataKey, open, seal } from './cipher.js';
+import { translateStoreError } from './errors.js';
+import { loadMasterKey, type MasterKeySource } from './keys.js';
+
+export const SCHEMA_VERSION = 1;
+const APPLICATION_ID = 0x5353524e; // 'SSRN'
+export const DB_FILE = 'ssrun.db';
+export const KEY_FILE = 'master.key';
+
+/** Secret option fields per config type: sealed at rest, redacted in output. */
+const SECRET_FIELDS: Record<ConfigType, readonly string[]> = { duo: ['SecretKey'] };
+
+const MIGRATIONS: string[] = [
+  // 1: the first schema
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+   CREATE TABLE mfa_configs (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+     type TEXT NOT NULL,
+     options TEXT NOT NULL,
+     secrets TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE principals (
+     id TEXT PRIMARY KEY,
+     type TEXT NOT NULL CHECK (type IN ('user', 'application')),
+     name TEXT NOT NULL COLLATE NOCASE,
+     credential TEXT,
+     epoch INTEGER NOT NULL DEFAULT 0,
+     failed_count INTEGER NOT NULL DEFAULT 0,
+     locked_until TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     UNIQUE (type, name)
+   ) STRICT;
+   CREATE TABLE assignments (
+     principal_id TEXT PRIMARY KEY REFERENCES principals(id) ON DELETE CASCADE,
+     config_id TEXT NOT NULL REFERENCES mfa_configs(id) ON DELETE RESTRICT,
+     provider_user_id TEXT NOT NULL,
+     assigned_at TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX assignments_by_config ON assignments(config_id);
+   CREATE TABLE sessions (
+     token_hash TEXT PRIMARY KEY,
+     principal_id TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+     epoch INTEGER NOT NULL,
+     factor TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX sessions_by_principal ON sessions(principal_id);
+   CREATE TABLE audit (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at TEXT NOT NULL,
+     principal TEXT NOT NULL,
+     action TEXT NOT NULL,
+     outcome TEXT NOT NULL,
+     detail TEXT NOT NULL
+   ) STRICT;`,
+];
+
+export interface OpenOptions {
+  home: string;
+  masterKey: Omit<MasterKeySource, 'keyFile'> & { keyFile?: string };
+}
+
+export interface OpenedStore {
+  store: Store;
+  db: Database.Database;
+  path: string;
+  /** True when this call created the store (and perhaps its key file). */
+  created: boolean;
+  keyFileCreated: boolean;
+  close(): void;
+}
+
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+function checkHeader(path: string): 'empty' | 'sqlite' {
+  const size = statSync(path).size;
+  if (size === 0) return 'empty';
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(16);
+    readSync(fd, buf, 0, 16, 0);
+    if (!buf.equals(SQLITE_HEADER)) throw new SsrunError('STORE_CORRUPT', `${path} is not an SQLite database; refusing to use or overwrite it`);
+  } finally {
+    closeSync(fd);
+  }
+  return 'sqlite';
+}
+
+export function openSqliteStore(opts: OpenOptions): OpenedStore {
+  mkdirSync(opts.home, { recursive: true, mode: 0o700 });
+  const path = join(opts.home, DB_FILE);
+  const existed = existsSync(path) && checkHeader(path) === 'sqlite';
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  let db: Database.Database;
+  try {
+    db = new Database(path, { fileMustExist: true });
+  } catch (e) {
+    throw translateStoreError(e, path);
+  }
+  try {
+    return setUp(db, path, existed, opts);
+  } catch (e) {
+    db.close();
+    throw translateStoreError(e, path);
+  }
+}
+
+function setUp(db: Database.Database, path: string, existed: boolean, opts: OpenOptions): OpenedStore {
+  db.pragma('busy_timeout = 10000');
+  if (existed) {
+    const appId = db.pragma('application_id', { simple: true }) as number;
+    const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_schema`).pluck().get() as number;
+    if (appId !== APPLICATION_ID && tables > 0) throw new SsrunError('STORE_CORRUPT', `${path} is an SQLite database but not an ssrun store; refusing to use it`);
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new SsrunError('STORE_NEWER_SCHEMA', `${path} was written by a newer ssrun (schema ${version}; this ssrun knows up to ${SCHEMA_VERSION}); upgrade ssrun, the store was not touched`);
+    }
+  }
+  if ((db.pragma('journal_mode', { simple: true }) as string).toLowerCase() !== 'wal') db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+
+  const migrate = db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) throw new SsrunError('STORE_NEWER_SCHEMA', `${path} was written by a newer ssrun (schema ${version})`);
+    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    if (version < SCHEMA_VERSION) {
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+  });
+  if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) migrate.immediate();
+
+  const keySource: MasterKeySource = { fromEnv: opts.masterKey.fromEnv, keyFile: opts.masterKey.keyFile ?? join(opts.home, KEY_FILE) };
+  let keyFileCreated = false;
+  let created = false;
+  const readWrapped = () => db.prepare(`SELECT value FROM meta WHERE key = 'data_key'`).pluck().get() as string | undefined;
+  let wrapped = readWrapped();
+  let master: Buffer;
+  if (wrapped === undefined) {
+    // A new store: seal a fresh data key under the master key, once (a concurrent creator may win).
+    const loaded = loadMasterKey(keySource, { create: true })!;
+    master = loaded.key;
+    keyFileCreated = loaded.created;
+    db.transaction(() => {
+      wrapped = readWrapped();
+      if (wrapped === undefined) {
+        wrapped = seal(master, newDataKey(), DATA_KEY_AAD);
+        db.prepare(`INSERT INTO meta (key, value) VALUES ('data_key', ?)`).run(wrapped);
+        created = true;
+      }
+    }).immediate();
+  } else {
+    const loaded = loadMasterKey(keySource, { create: false });
+    if (!loaded) {
+      throw new SsrunError('MASTER_KEY_MISSING', `the store at ${path} is encrypted, but no master key was found: set SSRUN_MASTER_KEY or restore ${keySource.keyFile}`);
+    }
+    master = loaded.key;
+  }
+  let dataKey: Buffer;
+  try {
+    dataKey = open(master, wrapped!, DATA_KEY_AAD);
+  } catch {
+    const sealedWith = wrapped!.split('.')[1] ?? '?';
+    throw new SsrunError(
+      'MASTER_KEY_WRONG',
+      `the master key (id ${keyId(master)}) does not open the store at ${path} (sealed with key id ${sealedWith}); nothing was changed. Use the key this store was created with`,
+    );
+  }
+  master.fill(0);
+  return { store: createStore(db, dataKey, path), db, path, created, keyFileCreated, close: () => db.close() };
+}
+
+interface PrincipalRow {
+  id: string;
+  type: PrincipalType;
+  name: string;
+  credential: string | null;
+  epoch: number;
+  failed_count: number;
+  locked_until: string | null;
+  created_at: string;
+  updated_at: string;
+  config_name: string | null;
+  config_type: ConfigType | null;
+  provider_user_id: string | null;
+  assigned_at: string | null;
+}
+
+interface ConfigRow {
+  id: string;
+  name: string;
+  type: ConfigType;
+  options: string;
+  secrets: string;
+  created_at: string;
+  updated_at: string;
+}
+
+function createStore(db: Database.Database, dataKey: Buffer, path: string): Store {
+  const cache = new Map<string, Database.Statement>();
+  const stmt = (sql: string) => {
+    let s = cache.get(sql);
+    if (!s) cache.set(sql, (s = db.prepare(sql)));
+    return s;
+  };
+  const guard = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      throw translateStoreError(e, path);
+    }
+  };
+
+  const secretAad = (id: string) => `mfa_configs:${id}:secrets`;
+
+  function splitOptions(config: MfaConfig, id: string) {
+    const open: Record<string, unknown> = {};
+    const secret: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(config.Options)) (SECRET_FIELDS[config.Type].includes(k) ? secret : open)[k] = v;
+    return { options: JSON.stringify(open), secrets: seal(dataKey, Buffer.from(JSON.stringify(secret), 'utf8'), secretAad(id)) };
+  }
+
+  function toConfig(row: ConfigRow): StoredConfig {
+    const secret = JSON.parse(open(dataKey, row.secrets, secretAad(row.id)).toString('utf8')) as Record<string, string>;
+    const options = { ...(JSON.parse(row.options) as Record<string, string>), ...secret };
+    return {
+      id: row.id,
+      Type: row.type,
+      Name: row.name,
+      Options: { IntegrationKey: options.IntegrationKey!, SecretKey: options.SecretKey!, Host: options.Host!, ...(options.CaFile !== undefined ? { CaFile: options.CaFile } : {}) },
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  const PRINCIPAL_SELECT = `SELECT p.*, c.name AS config_name, c.type AS config_type, a.provider_user_id, a.assigned_at
+    FROM principals p LEFT JOIN assignments a ON a.principal_id = p.id LEFT JOIN mfa_configs c ON c.id = a.config_id`;
+
+  function toPrincipal(r: PrincipalRow): Principal {
+    return {
+      id: r.id,
+      type: r.type,
+      name: r.name,
+      credential: r.credential,
+      epoch: r.epoch,
+      failedCount: r.failed_count,
+      lockedUntil: r.locked_until,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      assignment: r.config_name ? { configName: r.config_name, configType: r.config_type!, providerUserId: r.provider_user_id!, assignedAt: r.assigned_at! } : null,
+    };
+  }
+
+  function configId(name: string): string {
+    const id = stmt(`SELECT id FROM mfa_configs WHERE name = ?`).pluck().get(name) as string | undefined;
+    if (!id) throw new SsrunError('CONFIG_NOT_FOUND', `MFA configuration ${JSON.stringify(name)} not found`);
+    return id;
+  }
+
+  const raiseEpoch = (principalId: string, at: string) => stmt(`UPDATE principals SET epoch = epoch + 1, updated_at = ? WHERE id = ?`).run(at, principalId);
+
+  const store: Store = {
+    write: (fn) => guard(() => db.transaction(fn).immediate()),
+
+    listConfigs: () => guard(() => (stmt(`SELECT * FROM mfa_configs ORDER BY name`).all() as ConfigRow[]).map(toConfig)),
+    getConfig: (name) => guard(() => {
+      const row = stmt(`SELECT * FROM mfa_configs WHERE name = ?`).get(name) as ConfigRow | undefined;
+      return row ? toConfig(row) : undefined;
+    }),
+    insertConfig: (config, at) => guard(() => {
+      const id = randomUUID();
+      const { options, secrets } = splitOptions(config, id);
+      stmt(`INSERT INTO mfa_configs (id, name, type, options, secrets, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(id, config.Name, config.Type, options, secrets, at, at);
+      return toConfig(stmt(`SELECT * FROM mfa_configs WHERE id = ?`).get(id) as ConfigRow);
+    }),
+    updateConfig: (name, config, at) => guard(() => {
+      const id = configId(name);
+      const { options, secrets } = splitOptions(config, id);
+      stmt(`UPDATE mfa_configs SET options = ?, secrets = ?, updated_at = ? WHERE id = ?`).run(options, secrets, at, id);
+      return toConfig(stmt(`SELECT * FROM mfa_configs WHERE id = ?`).get(id) as ConfigRow);
+    }),
+    deleteConfig: (name) => guard(() => void stmt(`DELETE FROM mfa_configs WHERE id = ?`).run(configId(name))),
+    principalsOfConfig: (name) => guard(() =>
+      (stmt(`SELECT p.type, p.name, a.provider_user_id, a.assigned_at FROM assignments a JOIN principals p ON p.id = a.principal_id
+             JOIN mfa_configs c ON c.id = a.config_id WHERE c.name = ? ORDER BY p.type, p.name`).all(name) as { type: PrincipalType; name: string; provider_user_id: string; assigned_at: string }[])
+        .map((r) => ({ path: principalPath(r.type, r.name), providerUserId: r.provider_user_id, assignedAt: r.assigned_at })),
+    ),
+
+    listPrincipals: (type) => guard(() => (stmt(`${PRINCIPAL_SELECT} WHERE p.type = ? ORDER BY p.name`).all(type) as PrincipalRow[]).map(toPrincipal)),
+    getPrincipal: (type, name) => guard(() => {
+      const row = stmt(`${PRINCIPAL_SELECT} WHERE p.type = ? AND p.name = ?`).get(type, name) as PrincipalRow | undefined;
+      return row ? toPrincipal(row) : undefined;
+    }),
+    insertPrincipal: (type, name, credential, at) => guard(() => {
+      const id = randomUUID();
+      stmt(`INSERT INTO principals (id, type, name, credential, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`).run(id, type, name, credential, at, at);
+      return toPrincipal(stmt(`${PRINCIPAL_SELECT} WHERE p.id = ?`).get(id) as PrincipalRow);
+    }),
+    setCredential: (principalId, credential, at) => guard(() => {
+      stmt(`UPDATE principals SET credential = ?, updated_at = ? WHERE id = ?`).run(credential, at, principalId);
+      raiseEpoch(principalId, at);
+    }),
+    deletePrincipal: (principalId) => guard(() => void stmt(`DELETE FROM principals WHERE id = ?`).run(principalId)),
+    assign: (principalId, configName, providerUserId, at) => guard(() => {
+      stmt(`INSERT INTO assignments (principal_id, config_id, provider_user_id, assigned_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (principal_id) DO UPDATE SET config_id = excluded.config_id, provider_user_id = excluded.provider_user_id, assigned_at = excluded.assigned_at`)
+        .run(principalId, configId(configName), providerUserId, at);
+      raiseEpoch(principalId, at);
+    }),
+    unassign: (principalId, at) => guard(() => {
+      stmt(`DELETE FROM assignments WHERE principal_id = ?`).run(principalId);
+      raiseEpoch(principalId, at);
+    }),
+    saveAuthState: (principalId, failedCount, lockedUntil) => guard(() => void stmt(`UPDATE principals SET failed_count = ?, locked_until = ? WHERE id = ?`).run(failedCount, lockedUntil, principalId)),
+
+    insertSession: (s: Session) => guard(() => void stmt(`INSERT INTO sessions (token_hash, principal_id, epoch, factor, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`)
+      .run(s.tokenHash, s.principalId, s.epoch, s.factor, s.createdAt, s.expiresAt)),
+    deleteSession: (tokenHash) => guard(() => stmt(`DELETE FROM sessions WHERE token_hash = ?`).run(tokenHash).changes > 0),
+    getSession: (tokenHash) => guard(() => {
+      const r = stmt(`SELECT * FROM sessions WHERE token_hash = ?`).get(tokenHash) as
+        | { token_hash: string; principal_id: string; epoch: number; factor: string; created_at: string; expires_at: string }
+        | undefined;
+      return r ? { tokenHash: r.token_hash, principalId: r.principal_id, epoch: r.epoch, factor: r.factor, createdAt: r.created_at, expiresAt: r.expires_at } : undefined;
+    }),
+
+    audit: (e: AuditEntry) => guard(() => void stmt(`INSERT INTO audit (at, principal, action, outcome, detail) VALUES (?, ?, ?, ?, ?)`).run(e.at, e.principal, e.action, e.outcome, e.detail)),
+  };
+  return store;
+}
