@@ -5,12 +5,12 @@ import { SsrunError } from '../core/errors.js';
 import { MAX_INPUT_BYTES, MAX_PASSWORD_BYTES, parseJsonText } from '../core/validate.js';
 import { canPrompt } from './context.js';
 
-async function readStdin(limit: number, what: string): Promise<string> {
+async function readStdin(limit: number, what: string, allowed = limit): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of process.stdin) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new SsrunError('INPUT_TOO_LARGE', `${what}: more than ${limit} bytes on stdin, at most ${limit} allowed`);
+    if (size > limit) throw new SsrunError('INPUT_TOO_LARGE', `${what}: more than ${allowed} bytes on stdin, at most ${allowed} allowed`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -36,7 +36,8 @@ export async function readJsonInput(file: string): Promise<unknown> {
 
 /** Reads a secret (password, API key) from stdin: the whole input less one trailing newline. */
 export async function readSecretFromStdin(what: string): Promise<string> {
-  const text = await readStdin(MAX_PASSWORD_BYTES + 2, what);
+  // Room for the trailing newline (CR LF) that is not part of the secret.
+  const text = await readStdin(MAX_PASSWORD_BYTES + 2, what, MAX_PASSWORD_BYTES);
   return text.replace(/\r?\n$/, '');
 }
 
@@ -54,7 +55,9 @@ export async function obtainSecret(src: SecretSource): Promise<string> {
   if (src.value !== undefined && src.fromStdin) throw new SsrunError('USAGE', `${src.flag} and ${src.stdinFlag} cannot be used together`);
   if (src.value !== undefined) return src.value;
   if (src.fromStdin) return readSecretFromStdin(src.stdinFlag);
-  if (!canPrompt()) throw new SsrunError('USAGE', `${src.what} required: pass ${src.stdinFlag} (or ${src.flag}) when not on a terminal`);
+  if (!canPrompt()) {
+    throw new SsrunError('USAGE', `${src.what} required: pass ${src.stdinFlag}${src.flag !== src.stdinFlag ? ` (or ${src.flag})` : ''} when not on a terminal`);
+  }
   const { password } = await import('@inquirer/prompts');
   const first = await password({ message: `${src.what[0]!.toUpperCase()}${src.what.slice(1)}:`, mask: '*' });
   if (src.confirm) {

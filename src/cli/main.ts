@@ -33,7 +33,8 @@ function buildProgram(): Command {
     .version('0.1.0', '--version')
     .option('--home <dir>', 'where the store, key and session live (default: $SSRUN_HOME or the user data directory)')
     .showSuggestionAfterError(true)
-    .configureOutput({ outputError: (text, write) => write(`ssrun: ${text}`) })
+    // One line, like every other error: commander puts its "(Did you mean …?)" hint on a line of its own.
+    .configureOutput({ outputError: (text, write) => write(`ssrun: ${text.trimEnd().replace(/\s*\n\s*/g, ' ')}\n`) })
     .exitOverride();
 
   const m = program.command('mfa').description('MFA provider configurations and their principals');
@@ -130,8 +131,9 @@ function buildProgram(): Command {
 function report(e: unknown): number {
   const debug = process.env.SSRUN_DEBUG === '1';
   if (e instanceof CommanderError) {
-    // commander printed its own one-line message; help and version are not errors.
-    return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.OK : EXIT.INVALID_INPUT;
+    // commander printed its own one-line message; help and version are not errors, but help shown because a
+    // subcommand is missing (`ssrun mfa`) is a usage error (commander gives it exit code 1).
+    return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || (e.code === 'commander.help' && e.exitCode === 0) ? EXIT.OK : EXIT.INVALID_INPUT;
   }
   if (e instanceof Error && e.name === 'ExitPromptError') e = new SsrunError('CANCELLED', 'cancelled');
   if (e instanceof SsrunError) {

@@ -29,9 +29,12 @@ export function afterSuccess(): AuthState {
   return { failedCount: 0, lockedUntil: null };
 }
 
-/** Undo a reservation whose outcome was not a guess; leaves failures recorded meanwhile by others. */
+/**
+ * Undo a reservation whose outcome was not a guess. The lock this reservation took (if any) is released
+ * unless another attempt has taken a newer one meanwhile; that one stays.
+ */
 export function refund(current: AuthState, reserved: AuthState, previous: AuthState): AuthState {
   const failedCount = Math.max(0, current.failedCount - 1);
-  const lockedUntil = current.lockedUntil === reserved.lockedUntil && failedCount < MAX_FAILURES ? previous.lockedUntil : current.lockedUntil;
+  const lockedUntil = current.lockedUntil === reserved.lockedUntil ? previous.lockedUntil : current.lockedUntil;
   return { failedCount, lockedUntil };
 }

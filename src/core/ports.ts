@@ -1,6 +1,6 @@
 // The ports the core depends on. Adapters live outside core/ (store/, providers/, crypto/).
 
-import type { AuditEntry, DuoOptions, Factor, MfaConfig, MfaMethod, Principal, PrincipalType, Session, StoredConfig } from './model.js';
+import type { AuditEntry, ConfigType, DuoOptions, Factor, MfaConfig, MfaMethod, Principal, PrincipalType, Session, StoredConfig } from './model.js';
 
 export interface Clock {
   now(): Date;
@@ -13,6 +13,8 @@ export interface Store {
 
   listConfigs(): StoredConfig[];
   getConfig(name: string): StoredConfig | undefined;
+  /** The stored name and type, without opening secrets (delete and assign need no keys). */
+  findConfig(name: string): { Name: string; Type: ConfigType } | undefined;
   insertConfig(config: MfaConfig, at: string): StoredConfig;
   updateConfig(name: string, config: MfaConfig, at: string): StoredConfig;
   deleteConfig(name: string): void;

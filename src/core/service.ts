@@ -114,9 +114,20 @@ export function createSsrun({ store, providers, clock, crypto }: SsrunDeps) {
     return view;
   }
 
+  function notFound(name: string): SsrunError {
+    return new SsrunError('CONFIG_NOT_FOUND', `MFA configuration ${shown(name)} not found; \`ssrun mfa get\` lists them`);
+  }
+
   function requireConfig(name: string): StoredConfig {
     const config = store.getConfig(validateConfigName(name, 'config name'));
-    if (!config) throw new SsrunError('CONFIG_NOT_FOUND', `MFA configuration ${shown(name)} not found; \`ssrun mfa get\` lists them`);
+    if (!config) throw notFound(name);
+    return config;
+  }
+
+  /** Looks a configuration up without opening its secrets (so an undecryptable one can still be deleted). */
+  function requireConfigName(name: string): { Name: string; Type: string } {
+    const config = store.findConfig(validateConfigName(name, 'config name'));
+    if (!config) throw notFound(name);
     return config;
   }
 
@@ -306,7 +317,7 @@ export function createSsrun({ store, providers, clock, crypto }: SsrunDeps) {
 
     async deleteConfig(name: string, opts: { force?: boolean } = {}) {
       return store.write(() => {
-        const existing = requireConfig(name);
+        const existing = requireConfigName(name);
         const principals = store.principalsOfConfig(existing.Name);
         if (principals.length > 0 && !opts.force) {
           throw new SsrunError(
@@ -332,7 +343,7 @@ export function createSsrun({ store, providers, clock, crypto }: SsrunDeps) {
       const ref = parsePrincipalPath(path);
       const id = validateProviderUserId(providerUserId);
       return store.write(() => {
-        const config = requireConfig(configName);
+        const config = requireConfigName(configName);
         const p = requirePrincipal(ref.type, ref.name);
         const replaced = p.assignment?.configName ?? null;
         store.assign(p.id, config.Name, id, nowIso());

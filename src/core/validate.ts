@@ -162,22 +162,33 @@ export function parseNewConfig(raw: unknown): MfaConfig {
 /** Decodes JSON text, reporting line and column of a syntax error. */
 export function parseJsonText(text: string, source: string): unknown {
   if (text.length > MAX_INPUT_BYTES) fail('INPUT_TOO_LARGE', `${source}: ${text.length} bytes, at most ${MAX_INPUT_BYTES} allowed`);
+  const src = text.replace(/^\uFEFF/, '');
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
+    return JSON.parse(src);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
+    if (src.trim() === '') fail('INVALID_JSON', `${source}: is empty; expected a JSON object`);
     const pos = /position (\d+)/.exec(message);
+    // For an unexpected token V8 gives no position but quotes up to 10 characters either side of it, which may
+    // be part of a secret: locate the token from that context, and never repeat the context.
+    const context = /, (\.\.\.)?"(.*)"(\.\.\.)? is not valid JSON$/s.exec(message);
+    let offset: number | undefined;
+    if (pos) offset = Number(pos[1]);
+    else if (context && (context[1] || context[3]) && src.includes(context[2]!)) offset = context[1] ? src.indexOf(context[2]!) + 10 : context[2]!.length - 10;
+    else if (/^Unexpected end of JSON input/.test(message)) offset = src.trimEnd().length;
     let where = '';
-    if (pos) {
-      const offset = Number(pos[1]);
-      const before = text.slice(0, offset);
+    if (offset !== undefined) {
+      const before = src.slice(0, offset);
       const line = before.split('\n').length;
       const column = offset - before.lastIndexOf('\n');
       where = ` at line ${line}, column ${column}`;
-    } else if (text.trim() === '') {
-      fail('INVALID_JSON', `${source}: is empty; expected a JSON object`);
     }
-    const reason = message.replace(/\s*(in JSON )?at position \d+.*$/s, '').replace(/ \(line \d+ column \d+\)$/, '');
+    const reason =
+      message
+        .replace(/\s*(in JSON )?at position \d+.*$/s, '')
+        .replace(/ \(line \d+ column \d+\)$/, '')
+        .replace(/,? ?(\.\.\.)?"[^]*"(\.\.\.)? is not valid JSON$/, '')
+        .replace(/^Unexpected token .*$/s, 'Unexpected token') || 'not valid JSON';
     fail('INVALID_JSON', `${source}: malformed JSON${where}: ${reason}`);
   }
 }

@@ -127,7 +127,8 @@ function setUp(db: Database.Database, path: string, existed: boolean, opts: Open
   if (existed) {
     const appId = db.pragma('application_id', { simple: true }) as number;
     const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_schema`).pluck().get() as number;
-    if (appId !== APPLICATION_ID && tables > 0) throw new SsrunError('STORE_CORRUPT', `${path} is an SQLite database but not an ssrun store; refusing to use it`);
+    // Another program's database: it has tables of its own, or it is marked with another application_id.
+    if (appId !== APPLICATION_ID && (tables > 0 || appId !== 0)) throw new SsrunError('STORE_CORRUPT', `${path} is an SQLite database but not an ssrun store; refusing to use it`);
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new SsrunError('STORE_NEWER_SCHEMA', `${path} was written by a newer ssrun (schema ${version}; this ssrun knows up to ${SCHEMA_VERSION}); upgrade ssrun, the store was not touched`);
@@ -239,7 +240,13 @@ function createStore(db: Database.Database, dataKey: Buffer, path: string): Stor
   }
 
   function toConfig(row: ConfigRow): StoredConfig {
-    const secret = JSON.parse(open(dataKey, row.secrets, secretAad(row.id)).toString('utf8')) as Record<string, string>;
+    let secret: Record<string, string>;
+    try {
+      secret = JSON.parse(open(dataKey, row.secrets, secretAad(row.id)).toString('utf8')) as Record<string, string>;
+    } catch (e) {
+      if (!(e instanceof SsrunError)) throw e;
+      throw new SsrunError('SECRET_UNDECRYPTABLE', `the secrets of MFA configuration ${JSON.stringify(row.name)} cannot be decrypted (${e.message.replace(/^.*: /, '')}); restore the store from a backup, or delete the configuration and create it again`);
+    }
     const options = { ...(JSON.parse(row.options) as Record<string, string>), ...secret };
     return {
       id: row.id,
@@ -284,6 +291,10 @@ function createStore(db: Database.Database, dataKey: Buffer, path: string): Stor
     getConfig: (name) => guard(() => {
       const row = stmt(`SELECT * FROM mfa_configs WHERE name = ?`).get(name) as ConfigRow | undefined;
       return row ? toConfig(row) : undefined;
+    }),
+    findConfig: (name) => guard(() => {
+      const row = stmt(`SELECT name, type FROM mfa_configs WHERE name = ?`).get(name) as { name: string; type: ConfigType } | undefined;
+      return row ? { Name: row.name, Type: row.type } : undefined;
     }),
     insertConfig: (config, at) => guard(() => {
       const id = randomUUID();

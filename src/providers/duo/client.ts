@@ -78,7 +78,9 @@ export function createDuoProvider(deps: DuoClientDeps = {}): MfaProviderApi {
   function send(opts: DuoOptions, agent: Agent, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body: string, ctx: DuoRequestContext): Promise<RawAnswer> {
     const [hostname, portText] = opts.Host.split(':') as [string, string | undefined];
     const remaining = ctx.deadline - now();
-    if (remaining <= 0) fail('PROVIDER_UNAVAILABLE', opts.Host, 'Duo did not answer in time');
+    // Marks a wait cut short by the login's deadline (not Duo's fault when polling for the user's answer).
+    const byDeadline = remaining < requestTimeoutMs ? { loginDeadline: true } : undefined;
+    if (remaining <= 0) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer in time (Duo at ${opts.Host})`, byDeadline);
     const timeout = Math.min(requestTimeoutMs, remaining);
     return new Promise<RawAnswer>((resolve, reject) => {
       let settled = false;
@@ -108,7 +110,7 @@ export function createDuoProvider(deps: DuoClientDeps = {}): MfaProviderApi {
       );
       const timer = setTimeout(() => {
         req.destroy();
-        done(() => reject(new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer ${path} within ${Math.ceil(timeout / 1000)} s (Duo at ${opts.Host})`)));
+        done(() => reject(new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer ${path} within ${Math.ceil(timeout / 1000)} s (Duo at ${opts.Host})`, byDeadline)));
       }, timeout);
       const onAbort = () => {
         req.destroy();
@@ -270,7 +272,14 @@ export function createDuoProvider(deps: DuoClientDeps = {}): MfaProviderApi {
         ctx.onProgress?.({ kind: 'info', message: factor === 'phone' ? 'Calling your phone…' : 'Pushed a login request to your device…' });
         let lastMsg = '';
         for (;;) {
-          const st = await call(opts, agent, 'GET', '/auth/v2/auth_status', { txid }, ctx, clock);
+          let st: Json;
+          try {
+            st = await call(opts, agent, 'GET', '/auth/v2/auth_status', { txid }, ctx, clock);
+          } catch (e) {
+            // The login's deadline fell during a poll: the device did not answer in time (not Duo being down).
+            if (e instanceof SsrunError && e.detail?.loginDeadline === true) return { result: 'deny', reason: 'timeout', message: '' };
+            throw e;
+          }
           const msg = typeof st.status_msg === 'string' ? sanitizeLine(st.status_msg) : '';
           if (st.result === 'allow') return { result: 'allow', factor, bypass: false, message: msg };
           if (st.result === 'deny') return { result: 'deny', reason: st.status === 'fraud' ? 'fraud' : 'denied', message: msg };
