@@ -1,0 +1,197 @@
+// The same commands on a real terminal (util-linux `script` gives the process a pseudo-terminal) and piped:
+// exact stdout, the masked password prompt, Ctrl-C, and colour only on a terminal and never with NO_COLOR.
+
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, ROOT, expectNoSecretsLeaked, json, secret, ssrun, tempHome, type RunResult } from '../helpers/cli.js';
+
+afterAll(() => expectNoSecretsLeaked());
+
+const SK = secret('tty-e2e-duo-secret-key-Nc4Vb7');
+const PW = secret('tty-password-Ry5Ek2');
+const OTHER = secret('tty-other-password-Gf9Qa1');
+
+const ESC = '\u001b';
+
+interface Step {
+  /** Wait until the terminal shows this (after the previous step's match)… */
+  waitFor: string;
+  /** …then type this. */
+  send: string;
+}
+
+interface TtyResult {
+  /** Everything the terminal showed (stdout and stderr together, with CR LF line ends). */
+  output: string;
+  exitCode: number;
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Runs ssrun on a pseudo-terminal (script -qec), answering prompts as they appear. The environment is
+ * minimal and fixed (no CI, FORCE_COLOR or NO_COLOR from outside), so colour depends only on what a case sets.
+ */
+function onTty(args: string[], opts: { home: string; env?: Record<string, string>; steps?: Step[]; timeout?: number; stdoutTo?: string }): Promise<TtyResult> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', SSRUN_HOME: opts.home, TERM: 'xterm-256color', LANG: 'C.UTF-8', ...opts.env };
+  const command = [BIN, ...args].map(quote).join(' ') + (opts.stdoutTo ? ` > ${quote(opts.stdoutTo)}` : '');
+  const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const steps = [...(opts.steps ?? [])];
+  let output = '';
+  let from = 0;
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timed out on the terminal; it showed:\n${JSON.stringify(output)}`));
+    }, opts.timeout ?? 30_000);
+    const answer = () => {
+      while (steps.length > 0) {
+        const at = output.indexOf(steps[0]!.waitFor, from);
+        if (at < 0) return;
+        from = at + steps[0]!.waitFor.length;
+        child.stdin.write(steps.shift()!.send);
+      }
+    };
+    child.stdout.on('data', (d: string) => {
+      output += d;
+      answer();
+    });
+    child.stderr.on('data', (d: string) => {
+      output += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      if (steps.length > 0) reject(new Error(`prompt never shown: ${JSON.stringify(steps[0]!.waitFor)}; the terminal showed:\n${JSON.stringify(output)}`));
+      else resolve({ output, exitCode: code ?? -1 });
+    });
+  });
+}
+
+function ok(r: RunResult): RunResult {
+  if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+const crlf = (s: string) => s.replace(/\n/g, '\r\n');
+
+describe('on a terminal and piped', () => {
+  let home: string;
+  beforeAll(async () => {
+    home = tempHome();
+    for (const name of ['Zulu', 'alpha']) {
+      ok(
+        await ssrun(['mfa', 'create', '-f', '-'], {
+          home,
+          input: JSON.stringify({ Type: 'duo', Name: name, Options: { IntegrationKey: 'DIAAAAAAAAAAAAAAAAAA', SecretKey: SK, Host: 'api-aaaaaaaa.duosecurity.com' } }),
+        }),
+      );
+    }
+  });
+
+  it('mfa get piped is exactly the JSON array, and nothing else', async () => {
+    const r = ok(await ssrun(['mfa', 'get'], { home }));
+    const option = { IntegrationKey: 'DIAAAAAAAAAAAAAAAAAA', SecretKey: '********', Host: 'api-aaaaaaaa.duosecurity.com' };
+    expect(r.stdout).toBe(`${JSON.stringify([{ Type: 'duo', Name: 'alpha', Options: option }, { Type: 'duo', Name: 'Zulu', Options: option }], null, 2)}\n`);
+    expect(r.stderr).toBe('');
+  });
+
+  it('mfa get on a terminal prints the same bytes (the terminal turns LF into CR LF), no colour, no prompt', async () => {
+    const piped = ok(await ssrun(['mfa', 'get'], { home }));
+    const tty = await onTty(['mfa', 'get'], { home });
+    expect(tty.exitCode).toBe(0);
+    expect(tty.output).toBe(crlf(piped.stdout));
+  });
+
+  it('an error on a terminal is the same one line', async () => {
+    const piped = await ssrun(['mfa', 'get', '-n', 'missing'], { home });
+    const tty = await onTty(['mfa', 'get', '-n', 'missing'], { home });
+    expect([tty.exitCode, piped.exitCode]).toEqual([3, 3]);
+    expect(tty.output).toBe(crlf(piped.stderr));
+  });
+
+  it('--output table: bold headings on a terminal; none piped; none with NO_COLOR, even on a terminal', async () => {
+    const coloured = await onTty(['mfa', 'get', '--output', 'table'], { home });
+    expect(coloured.exitCode).toBe(0);
+    expect(coloured.output).toContain(`${ESC}[1mType${ESC}[22m`);
+
+    const noColor = await onTty(['mfa', 'get', '--output', 'table'], { home, env: { NO_COLOR: '1' } });
+    expect(noColor.exitCode).toBe(0);
+    expect(noColor.output).not.toContain(ESC);
+    expect(noColor.output).toMatch(/│ Type +│ Name +│ Options +│/);
+
+    // An empty NO_COLOR does not count (no-color.org).
+    const empty = await onTty(['mfa', 'get', '--output', 'table'], { home, env: { NO_COLOR: '' } });
+    expect(empty.output).toContain(`${ESC}[1m`);
+
+    const piped = ok(await ssrun(['mfa', 'get', '--output', 'table'], { home, env: { NO_COLOR: '' } }));
+    expect(piped.stdout).not.toContain(ESC);
+    // Same table, less the escapes.
+    expect(noColor.output).toBe(crlf(piped.stdout));
+    expect(coloured.output.replace(/\u001b\[\d+m/g, '')).toBe(crlf(piped.stdout));
+
+    // On a terminal but with stdout redirected to a file: the file gets no escapes either.
+    const file = join(dirname(home), 'table.txt');
+    const redirected = await onTty(['mfa', 'get', '--output', 'table'], { home, stdoutTo: file });
+    expect([redirected.exitCode, redirected.output]).toEqual([0, '']);
+    expect(readFileSync(file, 'utf8')).toBe(piped.stdout);
+  });
+
+  it('user create with no password flag: piped it is a usage error; on a terminal it prompts twice, masked', async () => {
+    const piped = await ssrun(['user', 'create', '-n', 'tina'], { home });
+    expect([piped.exitCode, piped.stdout, piped.stderr]).toEqual([2, '', 'ssrun: error: password required: pass --password-stdin (or -p) when not on a terminal (USAGE)\n']);
+
+    const tty = await onTty(['user', 'create', '-n', 'tina'], {
+      home,
+      steps: [
+        { waitFor: 'Password:', send: `${PW}\r` },
+        { waitFor: 'Repeat the password:', send: `${PW}\r` },
+      ],
+    });
+    expect(tty.exitCode).toBe(0);
+    expect(tty.output).not.toContain(PW);
+    expect(tty.output).toContain('*'.repeat(PW.length));
+    // After the prompts, stdout is the same JSON as piped output would be.
+    expect(tty.output.endsWith(crlf(`${JSON.stringify({ Name: 'tina', Principal: 'principal/internal/user/tina', Mfa: null }, null, 2)}\n`))).toBe(true);
+
+    // The password typed at the prompt is the one stored.
+    const login = ok(await ssrun(['login', '-u', 'tina', '--password-stdin'], { home, input: `${PW}\n` }));
+    expect(json(login).Principal).toBe('principal/internal/user/tina');
+  });
+
+  it('login with no password flag on a terminal prompts once', async () => {
+    const tty = await onTty(['login', '-u', 'tina'], { home, steps: [{ waitFor: 'Password:', send: `${PW}\r` }] });
+    expect(tty.exitCode).toBe(0);
+    expect(tty.output).not.toContain(PW);
+    expect(tty.output).not.toContain('Repeat');
+    expect(tty.output).toMatch(/\{\r\n {2}"Principal": "principal\/internal\/user\/tina",\r\n {2}"Factor": "password",\r\n {2}"ExpiresAt": "[^"]+"\r\n\}\r\n$/);
+  });
+
+  it('two different passwords at the prompts: exit 2 and no user', async () => {
+    const tty = await onTty(['user', 'create', '-n', 'uma'], {
+      home,
+      steps: [
+        { waitFor: 'Password:', send: `${PW}\r` },
+        { waitFor: 'Repeat the password:', send: `${OTHER}\r` },
+      ],
+    });
+    expect(tty.exitCode).toBe(2);
+    expect(tty.output).toContain('ssrun: error: the two passwords differ; nothing was changed (INVALID_PASSWORD)\r\n');
+    expect(tty.output).not.toContain(PW);
+    expect(tty.output).not.toContain(OTHER);
+    const r = await ssrun(['user', 'get', '-n', 'uma'], { home });
+    expect(r.exitCode).toBe(3);
+  });
+
+  it('Ctrl-C at a prompt: cancelled, exit 130, nothing created', async () => {
+    const tty = await onTty(['user', 'create', '-n', 'vera'], { home, steps: [{ waitFor: 'Password:', send: 'abc\u0003' }] });
+    expect(tty.exitCode).toBe(130);
+    expect(tty.output).toContain('ssrun: error: cancelled (CANCELLED)\r\n');
+    expect((await ssrun(['user', 'get', '-n', 'vera'], { home })).exitCode).toBe(3);
+  });
+});
