@@ -1,6 +1,6 @@
 // Input from files, stdin and prompts, with the limits and messages the README documents.
 
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import { SsrunError } from '../core/errors.js';
 import { MAX_INPUT_BYTES, MAX_PASSWORD_BYTES, parseJsonText } from '../core/validate.js';
 import { canPrompt } from './context.js';
@@ -21,10 +21,10 @@ export async function readJsonInput(file: string): Promise<unknown> {
   if (file === '-') return parseJsonText(await readStdin(MAX_INPUT_BYTES, 'stdin'), 'stdin');
   let text: string;
   try {
-    const st = await stat(file);
+    const st = statSync(file);
     if (!st.isFile()) throw new SsrunError('FILE_UNREADABLE', `-f ${file}: not a regular file`);
     if (st.size > MAX_INPUT_BYTES) throw new SsrunError('INPUT_TOO_LARGE', `-f ${file}: ${st.size} bytes, at most ${MAX_INPUT_BYTES} allowed`);
-    text = await readFile(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof SsrunError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

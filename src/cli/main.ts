@@ -1,9 +1,14 @@
 // The entry point: commander wiring with lazily imported commands (start-up stays fast), and the one place
 // where errors become one line on stderr and an exit code.
 
-import { Command, CommanderError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import type * as CommanderModule from 'commander';
 import { EXIT, SsrunError } from '../core/errors.js';
 import { sanitizeLine } from '../core/validate.js';
+
+// commander is CommonJS: require() skips the ESM loader's export scan of it (start-up time, see bench/).
+const { Command, CommanderError, Option } = createRequire(import.meta.url)('commander') as typeof CommanderModule;
+type Command = CommanderModule.Command;
 
 // Files we create (store, key, conf) are ours alone; argv may hold -p, so hide it from ps at once.
 process.umask(0o077);

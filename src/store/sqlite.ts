@@ -2,7 +2,8 @@
 // in BEGIN IMMEDIATE, versioned migrations, refusal of foreign, damaged or newer databases. Secrets are
 // sealed with the data key (see cipher.ts) on the way in and opened on the way out.
 
-import Database from 'better-sqlite3';
+import type DatabaseConstructor from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,23 @@ import type { Store } from '../core/ports.js';
 import { DATA_KEY_AAD, keyId, newDataKey, open, seal } from './cipher.js';
 import { translateStoreError } from './errors.js';
 import { loadMasterKey, type MasterKeySource } from './keys.js';
+
+// better-sqlite3 is CommonJS: require() it directly, and hand it its addon's path so it need not search for
+// it with the `bindings` package on every start (start-up time, see bench/).
+const require = createRequire(import.meta.url);
+const Database = require('better-sqlite3') as typeof DatabaseConstructor;
+type Database = DatabaseConstructor.Database;
+let nativeBinding: string | undefined;
+function addonPath(): string | undefined {
+  if (nativeBinding === undefined) {
+    try {
+      nativeBinding = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+    } catch {
+      nativeBinding = '';
+    }
+  }
+  return nativeBinding || undefined;
+}
 
 export const SCHEMA_VERSION = 1;
 const APPLICATION_ID = 0x5353524e; // 'SSRN'
@@ -79,7 +97,7 @@ export interface OpenOptions {
 
 export interface OpenedStore {
   store: Store;
-  db: Database.Database;
+  db: Database;
   path: string;
   /** True when this call created the store (and perhaps its key file). */
   created: boolean;
@@ -108,9 +126,10 @@ export function openSqliteStore(opts: OpenOptions): OpenedStore {
   const path = join(opts.home, DB_FILE);
   const existed = existsSync(path) && checkHeader(path) === 'sqlite';
   if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
-  let db: Database.Database;
+  let db: Database;
   try {
-    db = new Database(path, { fileMustExist: true });
+    const binding = addonPath();
+    db = new Database(path, binding ? { fileMustExist: true, nativeBinding: binding } : { fileMustExist: true });
   } catch (e) {
     throw translateStoreError(e, path);
   }
@@ -122,7 +141,7 @@ export function openSqliteStore(opts: OpenOptions): OpenedStore {
   }
 }
 
-function setUp(db: Database.Database, path: string, existed: boolean, opts: OpenOptions): OpenedStore {
+function setUp(db: Database, path: string, existed: boolean, opts: OpenOptions): OpenedStore {
   db.pragma('busy_timeout = 10000');
   if (existed) {
     const appId = db.pragma('application_id', { simple: true }) as number;
@@ -215,8 +234,8 @@ interface ConfigRow {
   updated_at: string;
 }
 
-function createStore(db: Database.Database, dataKey: Buffer, path: string): Store {
-  const cache = new Map<string, Database.Statement>();
+function createStore(db: Database, dataKey: Buffer, path: string): Store {
+  const cache = new Map<string, DatabaseConstructor.Statement>();
   const stmt = (sql: string) => {
     let s = cache.get(sql);
     if (!s) cache.set(sql, (s = db.prepare(sql)));
