@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { SsrunError } from '../core/errors.js';
-import type { Ssrun } from '../core/service.js';
+import type { Ssrun, SsrunApi } from '../core/service.js';
 import type { MfaProviderApi } from '../core/ports.js';
 
 export interface GlobalOptions {
@@ -34,10 +34,15 @@ export const canPrompt = () => io.stdinIsTTY && io.stdoutIsTTY;
 
 // Taken from the environment once at start-up and removed from it, so children never inherit it (S6).
 let masterKeyFromEnv: string | undefined;
+let tokenFromEnv: string | undefined;
 export function captureMasterKeyFromEnv(): void {
   masterKeyFromEnv = process.env.SSRUN_MASTER_KEY;
   delete process.env.SSRUN_MASTER_KEY;
+  tokenFromEnv = process.env.SSRUN_TOKEN || undefined;
+  delete process.env.SSRUN_TOKEN;
 }
+
+export const masterKeySource = () => ({ fromEnv: masterKeyFromEnv });
 
 export async function resolveHome(opts: GlobalOptions): Promise<string> {
   if (opts.home) return opts.home;
@@ -60,15 +65,10 @@ function homeError(e: unknown, home: string): unknown {
   return e;
 }
 
-/** Opens the embedded store (creating it on first use, with a one-line notice) and the service over it. */
-export async function localService(opts: GlobalOptions): Promise<Ssrun> {
-  if (opened) return opened.service;
+/** Opens the embedded store (creating it on first use, with a one-line notice): what the service needs. */
+export async function openLocalDeps(opts: GlobalOptions) {
   const home = await resolveHome(opts);
-  const [{ openSqliteStore }, { createSsrun }, { nodeCrypto }] = await Promise.all([
-    import('../store/sqlite.js'),
-    import('../core/service.js'),
-    import('../crypto/node.js'),
-  ]);
+  const [{ openSqliteStore }, { nodeCrypto }] = await Promise.all([import('../store/sqlite.js'), import('../crypto/node.js')]);
   let s: ReturnType<typeof openSqliteStore>;
   try {
     s = openSqliteStore({ home, masterKey: { fromEnv: masterKeyFromEnv } });
@@ -88,9 +88,58 @@ export async function localService(opts: GlobalOptions): Promise<Ssrun> {
   const duo: MfaProviderApi = {
     authenticate: async (ctx) => (await import('../providers/duo/client.js')).createDuoProvider().authenticate(ctx),
   };
-  const service = createSsrun({ store: s.store, providers: { duo }, clock: { now: () => new Date() }, crypto: nodeCrypto });
+  return { home, opened: s, deps: { store: s.store, providers: { duo }, clock: { now: () => new Date() }, crypto: nodeCrypto } };
+}
+
+/** The service over the embedded store. */
+export async function localService(opts: GlobalOptions): Promise<Ssrun> {
+  if (opened) return opened.service;
+  const [{ home, opened: s, deps }, { createSsrun }] = await Promise.all([openLocalDeps(opts), import('../core/service.js')]);
+  const service = createSsrun(deps);
   opened = { service, close: s.close, home };
   return service;
+}
+
+export type Target =
+  | { kind: 'local'; name: 'local'; key: 'local' }
+  | { kind: 'remote'; name: string; key: string; url: string; verify: boolean; caFile?: string };
+
+/** The context commands run against: SECRETSSAFE_HOST (CI), else the current context, else the embedded store. */
+export async function resolveTarget(opts: GlobalOptions): Promise<Target> {
+  const { readState, LOCAL_CONTEXT } = await import('./session.js');
+  const host = process.env.SECRETSSAFE_HOST;
+  if (host) {
+    const { serverUrl } = await import('./address.js');
+    const verifyCa = process.env.SECRETSSAFE_VERIFY_CA ?? 'true';
+    const verify = verifyCa.toLowerCase() !== 'false';
+    const url = serverUrl(host, process.env.SECRETSSAFE_PORT ?? '443', 'SECRETSSAFE_HOST', 'SECRETSSAFE_PORT');
+    const caFile = verify && verifyCa.toLowerCase() !== 'true' ? verifyCa : undefined;
+    return { kind: 'remote', name: 'SECRETSSAFE_HOST', key: `env:${url}`, url, verify, caFile };
+  }
+  const state = await readState(opts);
+  const name = state.current ?? LOCAL_CONTEXT;
+  if (name === LOCAL_CONTEXT) return { kind: 'local', name: 'local', key: 'local' };
+  const c = state.contexts?.[name];
+  if (!c) throw new SsrunError('CONTEXT_NOT_FOUND', `the current context ${JSON.stringify(name)} does not exist; \`ssrun context set-current -n local\` or create it`);
+  const { urlOf } = await import('./address.js');
+  return { kind: 'remote', name, key: name, url: urlOf(c), verify: c.verify, caFile: c.ca };
+}
+
+/** The service the command runs against: the embedded store, or the server of the current context. */
+export async function service(opts: GlobalOptions, target?: Target): Promise<SsrunApi> {
+  const t = target ?? (await resolveTarget(opts));
+  if (t.kind === 'local') return localService(opts);
+  const [{ createRemoteSsrun }, { savedSession }, { readFileSync }] = await Promise.all([import('../remote/client.js'), import('./session.js'), import('node:fs')]);
+  let ca: string | undefined;
+  if (t.caFile) {
+    try {
+      ca = readFileSync(t.caFile, 'utf8');
+    } catch (e) {
+      throw new SsrunError('SERVER_UNTRUSTED', `the CA file ${t.caFile} of context ${JSON.stringify(t.name)} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  const token = tokenFromEnv ?? (await savedSession(opts, t.key))?.token;
+  return createRemoteSsrun({ name: t.name, url: t.url, verify: t.verify, ca, token });
 }
 
 export function closeLocal(): void {

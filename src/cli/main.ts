@@ -15,20 +15,23 @@ process.umask(0o077);
 process.title = 'ssrun';
 
 type Opts = Record<string, unknown>;
-type Action = (opts: never) => Promise<void>;
+type Action = (opts: never, ...positional: never[]) => Promise<void>;
 
-/** Wraps a lazily loaded command: options of the command merged with the global ones (--home). */
+/** Wraps a lazily loaded command: options of the command merged with the global ones (--home), then any positional arguments. */
 function run(load: () => Promise<Action>) {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
     const action = await load();
-    await action(cmd.optsWithGlobals() as never);
+    await action(cmd.optsWithGlobals() as never, ...(args.slice(0, -2) as never[]));
   };
 }
 
 const mfa = () => import('./commands/mfa.js');
 const principals = () => import('./commands/principals.js');
 const loginCmd = () => import('./commands/login.js');
+const admin = () => import('./commands/admin.js');
+const contexts = () => import('./commands/contexts.js');
+const serveCmd = () => import('./commands/serve.js');
 
 const outputOption = () => new Option('--output <format>', 'json (default) or table').choices(['json', 'table']);
 
@@ -88,6 +91,12 @@ function buildProgram(): Command {
     .option('-v, --verbose', 'add timestamps and lockout state')
     .addOption(outputOption())
     .action(run(async () => (await principals()).userGet));
+  u.command('set-password')
+    .description("set a user's password (revokes the user's sessions); prompts on a terminal")
+    .requiredOption('-n, --name <name>', 'the user name')
+    .option('-p, --password <password>', 'the new password (visible to other processes: prefer the prompt or --password-stdin)')
+    .option('--password-stdin', 'read the new password from stdin')
+    .action(run(async () => (await principals()).userSetPassword));
   u.command('delete')
     .description('delete a user and its MFA assignment')
     .requiredOption('-n, --name <name>', 'the user name')
@@ -125,6 +134,76 @@ function buildProgram(): Command {
     .command('logout')
     .description('end the session of the last login')
     .action(run(async () => (await loginCmd()).logout));
+  program
+    .command('whoami')
+    .description('print the principal of the current session')
+    .action(run(async () => (await loginCmd()).whoami));
+
+  const ctx = program.command('context').description('the servers this CLI talks to (`local` is the embedded store)');
+  ctx.command('create')
+    .description('add a server context')
+    .requiredOption('-n, --name <name>', 'the context name')
+    .requiredOption('-a, --address <host>', 'the server host (https; http:// only for a loopback address)')
+    .requiredOption('-p, --port <port>', 'the server port')
+    .option('-s, --secure <bool>', "verify the server's TLS certificate: true (default) or false", 'true')
+    .option('-v, --api-version <version>', 'the API version', 'v1')
+    .option('--ca <file>', 'a CA certificate (PEM) to trust for this server')
+    .action(run(async () => (await contexts()).create));
+  ctx.command('get')
+    .description('list the contexts, the current one starred')
+    .addOption(outputOption())
+    .action(run(async () => (await contexts()).get));
+  ctx.command('set-current')
+    .description('use this context from now on')
+    .requiredOption('-n, --name <name>', 'the context name (local: the embedded store)')
+    .action(run(async () => (await contexts()).setCurrent));
+  ctx.command('delete')
+    .description('remove a context and its session')
+    .requiredOption('-n, --name <name>', 'the context name')
+    .action(run(async () => (await contexts()).remove));
+
+  const z = program.command('authorization').description('who may do what on a server (root may do everything)');
+  z.command('create')
+    .description('allow or deny a principal an operation on a resource and everything below it')
+    .argument('<resource>', 'system/multi_factor, system/authorization, system/audit, principal/internal/user[/NAME], …')
+    .requiredOption('-p, --principal <path>', 'principal/internal/user/NAME or principal/internal/application/NAME')
+    .requiredOption('-o, --operation <op>', 'create, read, update or delete')
+    .requiredOption('-a, --access <effect>', 'allow or deny (deny wins)')
+    .action(run(async () => (await admin()).authorizationCreate));
+  z.command('get')
+    .description('list authorization rules')
+    .option('-p, --principal <path>', 'only this principal')
+    .addOption(outputOption())
+    .action(run(async () => (await admin()).authorizationGet));
+  z.command('delete')
+    .description('delete an authorization rule')
+    .argument('<resource>', 'the resource of the rule')
+    .requiredOption('-p, --principal <path>', 'the principal of the rule')
+    .requiredOption('-o, --operation <op>', 'the operation of the rule')
+    .action(run(async () => (await admin()).authorizationDelete));
+
+  program
+    .command('audit')
+    .description('the audit trail')
+    .command('get')
+    .description('print audit records, oldest first (at most --limit, the newest)')
+    .option('--since <when>', 'an ISO 8601 date or date-time, or a duration such as 30m, 12h, 7d')
+    .option('--principal <path>', 'records about or by this principal')
+    .option('--limit <n>', 'at most this many records (default 1000)')
+    .addOption(outputOption())
+    .action(run(async () => (await admin()).auditGet));
+
+  program
+    .command('serve')
+    .description('serve the store in --home over HTTPS (plain HTTP on loopback only)')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8443')
+    .option('--tls-cert <file>', 'TLS certificate chain (PEM)')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--token-ttl <seconds>', 'how long a login token lives', '3600')
+    .option('--rate-limit <n>', 'requests per minute per client address', '1200')
+    .option('--login-rate-limit <n>', 'login requests per minute per client address', '30')
+    .action(run(async () => (await serveCmd()).serve));
+
   program
     .command('init')
     .description('set the root password (the store itself is made on first use)')

@@ -1,5 +1,9 @@
-// The CLI's copy of its session token, in its conf file (0600) under the ssrun home.
+// The CLI's own state in its conf file (cli.json, 0600) under the ssrun home: the contexts (servers), which
+// one is current, and the session token of each. Reading is a plain JSON read (every command needs the
+// current context, and start-up stays fast); writing goes through `conf`, which writes atomically.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { homeOf, type GlobalOptions } from './context.js';
 
 export interface SavedSession {
@@ -8,18 +12,71 @@ export interface SavedSession {
   expiresAt: string;
 }
 
-async function confFile(opts: GlobalOptions) {
+export interface SavedContext {
+  /** Host name or address, without scheme. */
+  host: string;
+  port: number;
+  /** https (default) or http (loopback hosts only). */
+  scheme: 'https' | 'http';
+  /** Verify the server's certificate. */
+  verify: boolean;
+  /** Absolute path of a CA file to trust. */
+  ca?: string;
+  version: string;
+}
+
+export interface CliState {
+  current?: string;
+  contexts?: Record<string, SavedContext>;
+  sessions?: Record<string, SavedSession>;
+  /** Written by ssrun 0.1 before contexts existed: the local session. */
+  session?: SavedSession;
+}
+
+export const CONF_FILE = 'cli.json';
+export const LOCAL_CONTEXT = 'local';
+
+export async function readState(opts: GlobalOptions): Promise<CliState> {
+  try {
+    return JSON.parse(readFileSync(join(await homeOf(opts), CONF_FILE), 'utf8')) as CliState;
+  } catch {
+    return {};
+  }
+}
+
+async function conf(opts: GlobalOptions) {
   const { default: Conf } = await import('conf');
-  return new Conf<{ session?: SavedSession }>({ projectName: 'ssrun', cwd: await homeOf(opts), configName: 'cli', configFileMode: 0o600 });
+  return new Conf<CliState>({ projectName: 'ssrun', cwd: await homeOf(opts), configName: 'cli', configFileMode: 0o600 });
 }
 
-export async function saveSession(opts: GlobalOptions, session: SavedSession): Promise<void> {
-  (await confFile(opts)).set('session', session);
+export async function updateState(opts: GlobalOptions, change: (state: CliState) => void): Promise<void> {
+  const c = await conf(opts);
+  const state = c.store;
+  if (state.session) {
+    state.sessions = { ...state.sessions, [LOCAL_CONTEXT]: state.session };
+    delete state.session;
+  }
+  change(state);
+  c.store = state;
 }
 
-export async function takeSession(opts: GlobalOptions): Promise<SavedSession | undefined> {
-  const conf = await confFile(opts);
-  const s = conf.get('session');
-  conf.delete('session');
-  return s;
+export async function savedSession(opts: GlobalOptions, key: string): Promise<SavedSession | undefined> {
+  const state = await readState(opts);
+  return state.sessions?.[key] ?? (key === LOCAL_CONTEXT ? state.session : undefined);
+}
+
+export async function saveSession(opts: GlobalOptions, key: string, session: SavedSession): Promise<void> {
+  await updateState(opts, (s) => {
+    s.sessions = { ...s.sessions, [key]: session };
+  });
+}
+
+export async function takeSession(opts: GlobalOptions, key: string): Promise<SavedSession | undefined> {
+  const saved = await savedSession(opts, key);
+  if (saved) {
+    await updateState(opts, (s) => {
+      if (s.sessions) delete s.sessions[key];
+    });
+  }
+  return saved;
 }

@@ -12,6 +12,7 @@ export const EXIT = {
   LOCKED_OUT: 6,
   PROVIDER_UNAVAILABLE: 7,
   STORE_UNAVAILABLE: 8,
+  FORBIDDEN: 9,
   CANCELLED: 130,
 } as const;
 
@@ -37,12 +38,18 @@ export const ERROR_CODES = {
   PRINCIPAL_NOT_FOUND: 'NOT_FOUND',
   ASSIGNMENT_NOT_FOUND: 'NOT_FOUND',
   NOT_LOGGED_IN: 'NOT_FOUND',
+  AUTHORIZATION_NOT_FOUND: 'NOT_FOUND',
+  CONTEXT_NOT_FOUND: 'NOT_FOUND',
+  ROUTE_NOT_FOUND: 'NOT_FOUND',
   // state conflicts
   CONFIG_EXISTS: 'CONFLICT',
   CONFIG_IN_USE: 'CONFLICT',
   PRINCIPAL_EXISTS: 'CONFLICT',
   ALREADY_INITIALIZED: 'CONFLICT',
   ROOT_PROTECTED: 'CONFLICT',
+  AUTHORIZATION_EXISTS: 'CONFLICT',
+  CONTEXT_EXISTS: 'CONFLICT',
+  NOT_INITIALIZED: 'CONFLICT',
   // authentication
   AUTH_DENIED: 'AUTH_DENIED',
   MFA_REQUIRED: 'AUTH_DENIED',
@@ -51,7 +58,15 @@ export const ERROR_CODES = {
   MFA_FRAUD: 'AUTH_DENIED',
   MFA_TIMEOUT: 'AUTH_DENIED',
   MFA_SMS_SENT: 'AUTH_DENIED',
+  /** No token, or one the server does not know (server contexts). */
+  UNAUTHENTICATED: 'AUTH_DENIED',
+  /** The token expired, was logged out, or was revoked by a password or MFA change. */
+  SESSION_EXPIRED: 'AUTH_DENIED',
   LOCKED_OUT: 'LOCKED_OUT',
+  /** Too many requests from this address (server contexts). */
+  RATE_LIMITED: 'LOCKED_OUT',
+  // authorization (server contexts)
+  FORBIDDEN: 'FORBIDDEN',
   // the provider could not give an answer we can trust
   PROVIDER_UNAVAILABLE: 'PROVIDER_UNAVAILABLE',
   PROVIDER_RATE_LIMITED: 'PROVIDER_UNAVAILABLE',
@@ -68,6 +83,10 @@ export const ERROR_CODES = {
   MASTER_KEY_WRONG: 'STORE_UNAVAILABLE',
   MASTER_KEY_UNSAFE: 'STORE_UNAVAILABLE',
   SECRET_UNDECRYPTABLE: 'STORE_UNAVAILABLE',
+  // the server of a remote context
+  SERVER_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  SERVER_UNTRUSTED: 'STORE_UNAVAILABLE',
+  SERVER_PROTOCOL: 'STORE_UNAVAILABLE',
   // everything else
   CANCELLED: 'CANCELLED',
   INTERNAL: 'INTERNAL',
@@ -90,6 +109,10 @@ export class SsrunError extends Error {
   get exitCode(): number {
     return EXIT[ERROR_CODES[this.code]];
   }
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
 }
 
 export function isSsrunError(e: unknown): e is SsrunError {

@@ -69,10 +69,51 @@ export interface Session {
 
 export interface AuditEntry {
   at: string;
+  /** The principal acted on (or '-'). */
   principal: string;
   action: string;
   outcome: 'allowed' | 'denied' | 'error' | 'ok';
   detail: string;
+  /** Who acted: a principal path, or `local` for the embedded store's own user. */
+  actor?: string;
+  /** From where: `cli` for the embedded store, the client address on a server. */
+  source?: string;
+}
+
+export interface AuditRecord {
+  Id: number;
+  At: string;
+  Actor: string;
+  Source: string;
+  Action: string;
+  Principal: string;
+  Outcome: string;
+  Detail: string;
+}
+
+export const OPERATIONS = ['create', 'read', 'update', 'delete'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+export const EFFECTS = ['allow', 'deny'] as const;
+export type Effect = (typeof EFFECTS)[number];
+
+/** A rule: the principal may (allow) or may not (deny) do the operation on the resource and below it. */
+export interface Authorization {
+  Principal: string;
+  Operation: Operation;
+  Effect: Effect;
+  Resource: string;
+  CreatedAt: string;
+}
+
+/** Who is calling, as the server knows it from a bearer token. */
+export interface Caller {
+  principalId: string;
+  type: PrincipalType;
+  name: string;
+  path: string;
+  isRoot: boolean;
+  factor: string;
+  expiresAt: string;
 }
 
 export function principalPath(type: PrincipalType, name: string): string {

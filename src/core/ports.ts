@@ -1,6 +1,6 @@
 // The ports the core depends on. Adapters live outside core/ (store/, providers/, crypto/).
 
-import type { AuditEntry, ConfigType, DuoOptions, Factor, MfaConfig, MfaMethod, Principal, PrincipalType, Session, StoredConfig } from './model.js';
+import type { AuditEntry, AuditRecord, Authorization, Effect, Operation, ConfigType, DuoOptions, Factor, MfaConfig, MfaMethod, Principal, PrincipalType, Session, StoredConfig } from './model.js';
 
 export interface Clock {
   now(): Date;
@@ -22,10 +22,12 @@ export interface Store {
 
   listPrincipals(type: PrincipalType): Principal[];
   getPrincipal(type: PrincipalType, name: string): Principal | undefined;
+  getPrincipalById(id: string): Principal | undefined;
   insertPrincipal(type: PrincipalType, name: string, credential: string | null, at: string): Principal;
+  /** Sets the password hash or API-key digest and raises the credential epoch (revoking its sessions). */
   setCredential(principalId: string, credential: string, at: string): void;
   deletePrincipal(principalId: string): void;
-  /** Assigns (or replaces) the principal's MFA config and raises its credential epoch. */
+  /** Assigns (or replaces) the principal's MFA config and raises its credential epoch (revoking its sessions). */
   assign(principalId: string, configName: string, providerUserId: string, at: string): void;
   unassign(principalId: string, at: string): void;
   /** Saves the lockout state computed by the core. */
@@ -34,8 +36,15 @@ export interface Store {
   insertSession(session: Session): void;
   deleteSession(tokenHash: string): boolean;
   getSession(tokenHash: string): Session | undefined;
+  deleteExpiredSessions(now: string): number;
+
+  listAuthorizations(principalId?: string): Authorization[];
+  findAuthorization(principalId: string, operation: Operation, resource: string): Authorization | undefined;
+  insertAuthorization(principalId: string, operation: Operation, effect: Effect, resource: string, at: string): Authorization;
+  deleteAuthorization(principalId: string, operation: Operation, resource: string): boolean;
 
   audit(entry: AuditEntry): void;
+  listAudit(filter: { since?: string; principal?: string; limit: number }): AuditRecord[];
 }
 
 /** Hashing and randomness: node:crypto lives behind this port. */

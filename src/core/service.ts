@@ -1,13 +1,18 @@
 // Every use case of ssrun, over the ports. No I/O of its own: the store persists, providers talk to Duo,
 // the CLI (or the server) renders. Views returned here are what users see, secrets redacted by default.
 
+import { decide } from './authz.js';
 import { SsrunError } from './errors.js';
 import { afterSuccess, beginAttempt, refund, type AuthState } from './lockout.js';
 import {
   REDACTED,
   principalPath,
+  type AuditRecord,
+  type Authorization,
+  type Caller,
   type Factor,
   type MfaConfig,
+  type Operation,
   type MfaMethod,
   type Principal,
   type PrincipalType,
@@ -15,9 +20,14 @@ import {
 } from './model.js';
 import type { Clock, Crypto, ProgressEvent, Providers, Store } from './ports.js';
 import {
+  MIN_ROOT_PASSWORD_CHARS,
   parseConfigDocument,
   parseNewConfig,
   parsePrincipalPath,
+  parseSince,
+  validateEffect,
+  validateOperation,
+  validateResource,
   shown,
   sanitizeLine,
   validateConfigName,
@@ -75,12 +85,24 @@ export interface SsrunDeps {
   providers: Providers;
   clock: Clock;
   crypto: Crypto;
+  /** Who is acting and from where, for the audit trail (default: the embedded store's local user). */
+  actor?: { principal: string; source: string };
+  /** How long a session token lives (default one hour). */
+  sessionTtlMs?: number;
 }
+
+export interface WhoAmI {
+  Principal: string;
+  Factor: string;
+  ExpiresAt: string;
+}
+
+export const AUDIT_DEFAULT_LIMIT = 1000;
 
 const byName = (a: { Name: string }, b: { Name: string }) =>
   a.Name.toLowerCase() < b.Name.toLowerCase() ? -1 : a.Name.toLowerCase() > b.Name.toLowerCase() ? 1 : a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0;
 
-export function createSsrun({ store, providers, clock, crypto }: SsrunDeps) {
+export function createSsrun({ store, providers, clock, crypto, actor = { principal: 'local', source: 'cli' }, sessionTtlMs = SESSION_TTL_MS }: SsrunDeps) {
   const nowIso = () => clock.now().toISOString();
 
   function configView(c: StoredConfig, opts: { verbose?: boolean; showSecrets?: boolean } = {}): ConfigView {
@@ -138,7 +160,7 @@ export function createSsrun({ store, providers, clock, crypto }: SsrunDeps) {
   }
 
   function audit(principal: string, action: string, outcome: 'allowed' | 'denied' | 'error' | 'ok', detail = '') {
-    store.audit({ at: nowIso(), principal, action, outcome, detail: sanitizeLine(detail) });
+    store.audit({ at: nowIso(), principal, action, outcome, detail: sanitizeLine(detail), actor: actor.principal, source: actor.source });
   }
 
   async function createPrincipal(type: PrincipalType, name: string, credential: string | null): Promise<Principal> {
@@ -262,7 +284,7 @@ export function createSsrun({ store, providers, clock, crypto }: SsrunDeps) {
 
     const token = crypto.randomToken();
     const now = clock.now();
-    const expiresAt = new Date(now.getTime() + SESSION_TTL_MS).toISOString();
+    const expiresAt = new Date(now.getTime() + sessionTtlMs).toISOString();
     store.write(() => {
       const s = afterSuccess();
       store.saveAuthState(principal.id, s.failedCount, s.lockedUntil);
@@ -270,6 +292,44 @@ export function createSsrun({ store, providers, clock, crypto }: SsrunDeps) {
       audit(path, 'login', 'allowed', bypass ? `${factor}: Duo bypass (preauth allow)` : factor);
     });
     return { Principal: path, Factor: factor, ExpiresAt: expiresAt, token };
+  }
+
+  /** The caller behind a bearer token; unknown, expired and revoked tokens are all refused alike. */
+  function authenticate(token: string | undefined): Caller {
+    if (!token) throw new SsrunError('UNAUTHENTICATED', 'not logged in: run `ssrun login` (or set SSRUN_TOKEN)');
+    const now = clock.now();
+    const session = store.getSession(crypto.digestToken(token));
+    const principal = session ? store.getPrincipalById(session.principalId) : undefined;
+    if (!session || !principal || principal.epoch !== session.epoch || Date.parse(session.expiresAt) <= now.getTime()) {
+      if (session) store.write(() => store.deleteSession(session.tokenHash));
+      throw new SsrunError('SESSION_EXPIRED', 'the session is not valid (expired, logged out, or revoked by a password or MFA change): run `ssrun login` again');
+    }
+    return {
+      principalId: principal.id,
+      type: principal.type,
+      name: principal.name,
+      path: principalPath(principal.type, principal.name),
+      isRoot: principal.type === 'user' && principal.name.toLowerCase() === ROOT_USER,
+      factor: session.factor,
+      expiresAt: session.expiresAt,
+    };
+  }
+
+  /** Throws FORBIDDEN unless the caller may do the operation on the resource (root may do everything). */
+  function authorize(caller: Caller, operation: Operation, resource: string): void {
+    if (caller.isRoot) return;
+    const d = decide(store.listAuthorizations(caller.principalId), operation, resource);
+    if (d.allowed) return;
+    store.write(() => audit(resource, `authorize.${operation}`, 'denied', d.rule ? `deny rule on ${d.rule.Resource}` : 'no allow rule'));
+    throw new SsrunError(
+      'FORBIDDEN',
+      `${caller.path} may not ${operation} ${resource}${d.rule ? ` (denied by the rule on ${d.rule.Resource})` : ''}; ask root for \`ssrun authorization create -p ${caller.path} -o ${operation} -a allow ${resource}\``,
+    );
+  }
+
+  function authzTarget(principal: string, operation: string, resource: string) {
+    const ref = parsePrincipalPath(principal);
+    return { ref, op: validateOperation(operation), res: validateResource(resource) };
   }
 
   return {
@@ -365,7 +425,7 @@ export function createSsrun({ store, providers, clock, crypto }: SsrunDeps) {
 
     // ---- users and applications ------------------------------------------------------------------------
     async init(password: string) {
-      validatePassword(password, 'root password');
+      validatePassword(password, 'root password', MIN_ROOT_PASSWORD_CHARS);
       if (store.getPrincipal('user', ROOT_USER)?.credential) throw new SsrunError('ALREADY_INITIALIZED', 'this store is already initialized (root has a password)');
       const hash = await crypto.hashPassword(password);
       return store.write(() => {
@@ -400,6 +460,20 @@ export function createSsrun({ store, providers, clock, crypto }: SsrunDeps) {
       return deletePrincipal('user', name);
     },
 
+    /** Sets a user's password; every session of the user is revoked. */
+    async setPassword(name: string, password: string) {
+      const n = validatePrincipalName(name, 'user');
+      validatePassword(password, n.toLowerCase() === ROOT_USER ? 'root password' : 'password', n.toLowerCase() === ROOT_USER ? MIN_ROOT_PASSWORD_CHARS : undefined);
+      requirePrincipal('user', n);
+      const hash = await crypto.hashPassword(password);
+      return store.write(() => {
+        const p = requirePrincipal('user', n);
+        store.setCredential(p.id, hash, nowIso());
+        audit(principalPath('user', p.name), 'user.set-password', 'ok', 'sessions revoked');
+        return { Principal: principalPath('user', p.name), PasswordChanged: true, SessionsRevoked: true };
+      });
+    },
+
     async createApplication(name: string): Promise<PrincipalView & { ApiKey: string }> {
       const n = validatePrincipalName(name, 'application');
       const apiKey = `ssk_${crypto.randomToken()}`;
@@ -426,7 +500,57 @@ export function createSsrun({ store, providers, clock, crypto }: SsrunDeps) {
       const removed = store.write(() => store.deleteSession(crypto.digestToken(token)));
       return { LoggedOut: removed };
     },
+
+    async whoami(token: string | undefined): Promise<WhoAmI> {
+      const c = authenticate(token);
+      return { Principal: c.path, Factor: c.factor, ExpiresAt: c.expiresAt };
+    },
+
+    authenticate,
+    authorize,
+
+    // ---- authorizations --------------------------------------------------------------------------------
+    async createAuthorization(principal: string, operation: string, effect: string, resource: string): Promise<Authorization> {
+      const { ref, op, res } = authzTarget(principal, operation, resource);
+      const eff = validateEffect(effect);
+      return store.write(() => {
+        const p = requirePrincipal(ref.type, ref.name);
+        const existing = store.findAuthorization(p.id, op, res);
+        if (existing) throw new SsrunError('AUTHORIZATION_EXISTS', `${existing.Principal} already has ${existing.Effect} ${op} on ${existing.Resource}; delete it first`);
+        const z = store.insertAuthorization(p.id, op, eff, res, nowIso());
+        audit(z.Principal, 'authorization.create', 'ok', `${eff} ${op} ${res}`);
+        return z;
+      });
+    },
+
+    async listAuthorizations(principal?: string): Promise<Authorization[]> {
+      if (principal === undefined) return store.listAuthorizations();
+      const ref = parsePrincipalPath(principal);
+      return store.listAuthorizations(requirePrincipal(ref.type, ref.name).id);
+    },
+
+    async deleteAuthorization(principal: string, operation: string, resource: string) {
+      const { ref, op, res } = authzTarget(principal, operation, resource);
+      return store.write(() => {
+        const p = requirePrincipal(ref.type, ref.name);
+        const existing = store.findAuthorization(p.id, op, res);
+        if (!existing) throw new SsrunError('AUTHORIZATION_NOT_FOUND', `${principalPath(p.type, p.name)} has no rule for ${op} on ${res}; \`ssrun authorization get\` lists them`);
+        store.deleteAuthorization(p.id, op, res);
+        audit(existing.Principal, 'authorization.delete', 'ok', `${existing.Effect} ${op} ${existing.Resource}`);
+        return { Deleted: existing };
+      });
+    },
+
+    // ---- audit trail -----------------------------------------------------------------------------------
+    async listAudit(filter: { since?: string; principal?: string; limit?: number } = {}): Promise<AuditRecord[]> {
+      const since = filter.since === undefined ? undefined : parseSince(filter.since, clock.now());
+      const principal = filter.principal === undefined ? undefined : filter.principal === 'local' ? 'local' : parsePrincipalPath(filter.principal).path;
+      return store.listAudit({ since, principal, limit: filter.limit ?? AUDIT_DEFAULT_LIMIT });
+    },
   };
 }
 
 export type Ssrun = ReturnType<typeof createSsrun>;
+
+/** What a command line needs: the embedded service, or the remote client over a server's HTTP API. */
+export type SsrunApi = Omit<Ssrun, 'authenticate' | 'authorize'>;

@@ -4,7 +4,11 @@
 import { SsrunError, type ErrorCode } from './errors.js';
 import {
   CONFIG_TYPES,
+  EFFECTS,
   FACTORS,
+  OPERATIONS,
+  type Effect,
+  type Operation,
   type ConfigType,
   type DuoOptions,
   type Factor,
@@ -220,10 +224,12 @@ export function validateProviderUserId(value: unknown): string {
   return id;
 }
 
-export function validatePassword(password: string, field = 'password'): string {
+export const MIN_ROOT_PASSWORD_CHARS = 10;
+
+export function validatePassword(password: string, field = 'password', minChars = MIN_PASSWORD_CHARS): string {
   const bytes = new TextEncoder().encode(password).length;
   if (bytes > MAX_PASSWORD_BYTES) fail('INVALID_PASSWORD', `${field}: ${bytes} bytes, at most ${MAX_PASSWORD_BYTES} allowed`);
-  if ([...password].length < MIN_PASSWORD_CHARS) fail('INVALID_PASSWORD', `${field}: too short; at least ${MIN_PASSWORD_CHARS} characters required`);
+  if ([...password].length < minChars) fail('INVALID_PASSWORD', `${field}: too short; at least ${minChars} characters required`);
   return password;
 }
 
@@ -235,4 +241,41 @@ export function parseMfaMethod(value: string): MfaMethod {
   if ((FACTORS as readonly string[]).includes(lower)) return { kind: 'factor', factor: lower as Factor };
   if (/^[0-9]+$/.test(v)) fail('INVALID_METHOD', `-m: a passcode has 6–10 digits, received ${v.length}`);
   fail('INVALID_METHOD', `-m: expected a passcode (6–10 digits) or one of ${FACTORS.join(', ')}`);
+}
+
+const RESOURCE_SEGMENT_RE = /^[A-Za-z0-9._@+-]{1,120}$/;
+
+/** A resource path for authorizations: `system/multi_factor`, `principal/internal/user/bob`, …; no `..`. */
+export function validateResource(value: unknown): string {
+  if (typeof value !== 'string' || value === '') fail('USAGE', 'resource: required; expected a path such as system/multi_factor or principal/internal/user');
+  const parts = value.split('/');
+  if (value.length > 300 || parts.some((p) => !RESOURCE_SEGMENT_RE.test(p) || p === '.' || p === '..')) {
+    fail('USAGE', `resource: ${shown(value)} is not a resource path; expected segments of letters, digits and . _ @ + - separated by /, such as system/multi_factor`);
+  }
+  if (parts[0] !== 'system' && parts[0] !== 'principal') fail('USAGE', `resource: ${shown(value)} is not a known resource; expected system/… or principal/…`);
+  return value;
+}
+
+export function validateOperation(value: unknown): Operation {
+  if (typeof value !== 'string' || !(OPERATIONS as readonly string[]).includes(value)) fail('USAGE', `operation (-o): expected one of ${OPERATIONS.join(', ')}, received ${shown(value)}`);
+  return value as Operation;
+}
+
+export function validateEffect(value: unknown): Effect {
+  if (typeof value !== 'string' || !(EFFECTS as readonly string[]).includes(value)) fail('USAGE', `effect (-a): expected allow or deny, received ${shown(value)}`);
+  return value as Effect;
+}
+
+/** `--since`: an ISO 8601 date or date-time, or a duration back from now such as 30m, 12h, 7d. */
+export function parseSince(value: string, now: Date): string {
+  const rel = /^(\d{1,6})([smhd])$/.exec(value.trim());
+  if (rel) {
+    const ms = Number(rel[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+    return new Date(now.getTime() - ms).toISOString();
+  }
+  if (/^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value.trim())) {
+    const t = Date.parse(value.trim());
+    if (!Number.isNaN(t)) return new Date(t).toISOString();
+  }
+  fail('USAGE', `--since: expected an ISO 8601 date (2026-11-23 or 2026-11-23T10:00:00Z) or a duration such as 30m, 12h, 7d, received ${shown(value)}`);
 }

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SsrunError } from '../core/errors.js';
-import type { AuditEntry, ConfigType, MfaConfig, Principal, PrincipalType, Session, StoredConfig } from '../core/model.js';
+import type { AuditEntry, Authorization, ConfigType, Effect, MfaConfig, Operation, Principal, PrincipalType, Session, StoredConfig } from '../core/model.js';
 import { principalPath } from '../core/model.js';
 import type { Store } from '../core/ports.js';
 import { DATA_KEY_AAD, keyId, newDataKey, open, seal } from './cipher.js';
@@ -32,7 +32,7 @@ function addonPath(): string | undefined {
   return nativeBinding || undefined;
 }
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 const APPLICATION_ID = 0x5353524e; // 'SSRN'
 export const DB_FILE = 'ssrun.db';
 export const KEY_FILE = 'master.key';
@@ -88,6 +88,19 @@ const MIGRATIONS: string[] = [
      outcome TEXT NOT NULL,
      detail TEXT NOT NULL
    ) STRICT;`,
+  // 2: authorizations (server contexts), who and from where in the audit trail.
+  `CREATE TABLE authorizations (
+     principal_id TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+     operation TEXT NOT NULL CHECK (operation IN ('create', 'read', 'update', 'delete')),
+     effect TEXT NOT NULL CHECK (effect IN ('allow', 'deny')),
+     resource TEXT NOT NULL COLLATE NOCASE,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (principal_id, operation, resource)
+   ) STRICT;
+   ALTER TABLE audit ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+   ALTER TABLE audit ADD COLUMN source TEXT NOT NULL DEFAULT '';
+   CREATE INDEX audit_by_at ON audit(at);
+   CREATE INDEX sessions_by_expiry ON sessions(expires_at);`,
 ];
 
 export interface OpenOptions {
@@ -301,7 +314,16 @@ function createStore(db: Database, dataKey: Buffer, path: string): Store {
     return id;
   }
 
-  const raiseEpoch = (principalId: string, at: string) => stmt(`UPDATE principals SET epoch = epoch + 1, updated_at = ? WHERE id = ?`).run(at, principalId);
+  // A credential or MFA change revokes every session of the principal: the epoch check refuses old tokens,
+  // and the rows go too.
+  const raiseEpoch = (principalId: string, at: string) => {
+    stmt(`UPDATE principals SET epoch = epoch + 1, updated_at = ? WHERE id = ?`).run(at, principalId);
+    stmt(`DELETE FROM sessions WHERE principal_id = ?`).run(principalId);
+  };
+
+  interface AuthzRow { type: PrincipalType; name: string; operation: Operation; effect: Effect; resource: string; created_at: string }
+  const toAuthz = (r: AuthzRow): Authorization => ({ Principal: principalPath(r.type, r.name), Operation: r.operation, Effect: r.effect, Resource: r.resource, CreatedAt: r.created_at });
+  const AUTHZ_SELECT = `SELECT p.type, p.name, z.operation, z.effect, z.resource, z.created_at FROM authorizations z JOIN principals p ON p.id = z.principal_id`;
 
   const store: Store = {
     write: (fn) => guard(() => db.transaction(fn).immediate()),
@@ -339,6 +361,10 @@ function createStore(db: Database, dataKey: Buffer, path: string): Store {
       const row = stmt(`${PRINCIPAL_SELECT} WHERE p.type = ? AND p.name = ?`).get(type, name) as PrincipalRow | undefined;
       return row ? toPrincipal(row) : undefined;
     }),
+    getPrincipalById: (id) => guard(() => {
+      const row = stmt(`${PRINCIPAL_SELECT} WHERE p.id = ?`).get(id) as PrincipalRow | undefined;
+      return row ? toPrincipal(row) : undefined;
+    }),
     insertPrincipal: (type, name, credential, at) => guard(() => {
       const id = randomUUID();
       stmt(`INSERT INTO principals (id, type, name, credential, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`).run(id, type, name, credential, at, at);
@@ -371,7 +397,34 @@ function createStore(db: Database, dataKey: Buffer, path: string): Store {
       return r ? { tokenHash: r.token_hash, principalId: r.principal_id, epoch: r.epoch, factor: r.factor, createdAt: r.created_at, expiresAt: r.expires_at } : undefined;
     }),
 
-    audit: (e: AuditEntry) => guard(() => void stmt(`INSERT INTO audit (at, principal, action, outcome, detail) VALUES (?, ?, ?, ?, ?)`).run(e.at, e.principal, e.action, e.outcome, e.detail)),
+    deleteExpiredSessions: (now) => guard(() => stmt(`DELETE FROM sessions WHERE expires_at <= ?`).run(now).changes),
+
+    listAuthorizations: (principalId) => guard(() =>
+      (principalId === undefined
+        ? (stmt(`${AUTHZ_SELECT} ORDER BY p.type, p.name, z.resource, z.operation`).all() as AuthzRow[])
+        : (stmt(`${AUTHZ_SELECT} WHERE z.principal_id = ? ORDER BY z.resource, z.operation`).all(principalId) as AuthzRow[])
+      ).map(toAuthz),
+    ),
+    findAuthorization: (principalId, operation, resource) => guard(() => {
+      const r = stmt(`${AUTHZ_SELECT} WHERE z.principal_id = ? AND z.operation = ? AND z.resource = ?`).get(principalId, operation, resource) as AuthzRow | undefined;
+      return r ? toAuthz(r) : undefined;
+    }),
+    insertAuthorization: (principalId, operation, effect, resource, at) => guard(() => {
+      stmt(`INSERT INTO authorizations (principal_id, operation, effect, resource, created_at) VALUES (?, ?, ?, ?, ?)`).run(principalId, operation, effect, resource, at);
+      return toAuthz(stmt(`${AUTHZ_SELECT} WHERE z.principal_id = ? AND z.operation = ? AND z.resource = ?`).get(principalId, operation, resource) as AuthzRow);
+    }),
+    deleteAuthorization: (principalId, operation, resource) => guard(() =>
+      stmt(`DELETE FROM authorizations WHERE principal_id = ? AND operation = ? AND resource = ?`).run(principalId, operation, resource).changes > 0),
+
+    audit: (e: AuditEntry) => guard(() => void stmt(`INSERT INTO audit (at, principal, action, outcome, detail, actor, source) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(e.at, e.principal, e.action, e.outcome, e.detail, e.actor ?? '', e.source ?? '')),
+    listAudit: ({ since, principal, limit }) => guard(() =>
+      (stmt(`SELECT * FROM (SELECT id, at, actor, source, action, principal, outcome, detail FROM audit
+              WHERE (@since IS NULL OR at >= @since) AND (@principal IS NULL OR principal = @principal COLLATE NOCASE OR actor = @principal COLLATE NOCASE)
+              ORDER BY id DESC LIMIT @limit) ORDER BY id`).all({ since: since ?? null, principal: principal ?? null, limit }) as
+        { id: number; at: string; actor: string; source: string; action: string; principal: string; outcome: string; detail: string }[])
+        .map((r) => ({ Id: r.id, At: r.at, Actor: r.actor, Source: r.source, Action: r.action, Principal: r.principal, Outcome: r.outcome, Detail: r.detail })),
+    ),
   };
   return store;
 }

@@ -39,9 +39,10 @@ const config = (name: string, host = 'api-aaaaaaaa.duosecurity.com') =>
 
 /** The session token the CLI keeps: declared a secret, so no output may ever carry it. */
 function declareSessionToken(home: string): void {
-  const conf = JSON.parse(readFileSync(join(home, 'cli.json'), 'utf8')) as { session?: { token: string } };
-  expect(conf.session?.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-  secret(conf.session!.token);
+  const conf = JSON.parse(readFileSync(join(home, 'cli.json'), 'utf8')) as { sessions?: Record<string, { token: string }> };
+  const token = conf.sessions?.local?.token;
+  expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  secret(token!);
 }
 
 const authState = async (home: string, name: string) => {
@@ -302,7 +303,7 @@ describe('init', () => {
 
   it('needs --password-stdin when not on a terminal', async () => {
     expectRefused(await ssrun(['init'], { home }), 2, 'USAGE', 'ssrun: error: root password required: pass --password-stdin when not on a terminal (USAGE)');
-    expectRefused(await ssrun(['init', '--password-stdin'], { home, input: 'short\n' }), 2, 'INVALID_PASSWORD', 'root password: too short; at least 8 characters required');
+    expectRefused(await ssrun(['init', '--password-stdin'], { home, input: 'short\n' }), 2, 'INVALID_PASSWORD', 'root password: too short; at least 10 characters required');
   });
 
   it('sets the root password once; root logs in; root cannot be deleted or re-created', async () => {

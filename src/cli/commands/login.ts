@@ -3,10 +3,10 @@
 import { SsrunError } from '../../core/errors.js';
 import type { Factor, MfaMethod } from '../../core/model.js';
 import { parseMfaMethod } from '../../core/validate.js';
-import { canPrompt, io, localService, type GlobalOptions } from '../context.js';
+import { canPrompt, io, resolveTarget, service, type GlobalOptions } from '../context.js';
 import { obtainSecret } from '../input.js';
 import { printJson } from '../render.js';
-import { saveSession, takeSession } from '../session.js';
+import { saveSession, savedSession, takeSession } from '../session.js';
 
 export interface LoginOptions extends GlobalOptions {
   user?: string;
@@ -50,7 +50,8 @@ export async function login(opts: LoginOptions): Promise<void> {
   const secret = isUser
     ? await obtainSecret({ value: opts.password, fromStdin: opts.passwordStdin, flag: '-p', stdinFlag: '--password-stdin', what: 'password' })
     : await obtainSecret({ value: opts.apiKey, fromStdin: opts.apiKeyStdin, flag: '-k', stdinFlag: '--api-key-stdin', what: 'API key' });
-  const ssrun = await localService(opts);
+  const target = await resolveTarget(opts);
+  const ssrun = await service(opts, target);
 
   const abort = new AbortController();
   const onSigint = () => abort.abort();
@@ -66,7 +67,7 @@ export async function login(opts: LoginOptions): Promise<void> {
       signal: abort.signal,
       timeoutMs,
     });
-    await saveSession(opts, { token: result.token, principal: result.Principal, expiresAt: result.ExpiresAt });
+    await saveSession(opts, target.key, { token: result.token, principal: result.Principal, expiresAt: result.ExpiresAt });
     printJson({ Principal: result.Principal, Factor: result.Factor, ExpiresAt: result.ExpiresAt });
   } finally {
     process.off('SIGINT', onSigint);
@@ -74,9 +75,25 @@ export async function login(opts: LoginOptions): Promise<void> {
 }
 
 export async function logout(opts: GlobalOptions): Promise<void> {
-  const saved = await takeSession(opts);
-  if (!saved) throw new SsrunError('NOT_LOGGED_IN', 'not logged in');
-  const ssrun = await localService(opts);
-  const { LoggedOut } = await ssrun.logout(saved.token);
+  const target = await resolveTarget(opts);
+  const saved = await takeSession(opts, target.key);
+  if (!saved) throw new SsrunError('NOT_LOGGED_IN', `not logged in${target.kind === 'remote' ? ` to context ${JSON.stringify(target.name)}` : ''}`);
+  const ssrun = await service(opts, target);
+  let LoggedOut: boolean;
+  try {
+    ({ LoggedOut } = await ssrun.logout(saved.token));
+  } catch (e) {
+    // The token was already dead on the server: the local copy is gone either way.
+    if (!(e instanceof SsrunError && (e.code === 'SESSION_EXPIRED' || e.code === 'UNAUTHENTICATED'))) throw e;
+    LoggedOut = false;
+  }
   printJson({ Principal: saved.principal, LoggedOut });
+}
+
+export async function whoami(opts: GlobalOptions): Promise<void> {
+  const target = await resolveTarget(opts);
+  const saved = await savedSession(opts, target.key);
+  const ssrun = await service(opts, target);
+  if (target.kind === 'local' && !saved) throw new SsrunError('NOT_LOGGED_IN', 'not logged in');
+  printJson({ ...(await ssrun.whoami(target.kind === 'local' ? saved!.token : undefined)), Context: target.name });
 }

@@ -3,7 +3,7 @@
 import { accessSync, constants } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { SsrunError } from '../../core/errors.js';
-import { localService, io, type GlobalOptions } from '../context.js';
+import { service, io, type GlobalOptions } from '../context.js';
 import { readJsonInput } from '../input.js';
 import { parseOutput, printJson, render } from '../render.js';
 
@@ -16,7 +16,7 @@ export interface GetOptions extends GlobalOptions {
 
 export async function get(opts: GetOptions): Promise<void> {
   const format = parseOutput(opts.output);
-  const ssrun = await localService(opts);
+  const ssrun = await service(opts);
   const view = { verbose: opts.verbose, showSecrets: opts.showSecrets };
   await render(opts.name !== undefined ? await ssrun.getConfig(opts.name, view) : await ssrun.listConfigs(view), format);
 }
@@ -42,29 +42,29 @@ function resolveCaFile(doc: unknown, file: string): unknown {
 
 export async function create(opts: GlobalOptions & { file: string }): Promise<void> {
   const doc = resolveCaFile(await readJsonInput(opts.file), opts.file);
-  const ssrun = await localService(opts);
+  const ssrun = await service(opts);
   printJson(await ssrun.createConfig(doc));
 }
 
 export async function update(opts: GlobalOptions & { file: string; name: string }): Promise<void> {
   const doc = resolveCaFile(await readJsonInput(opts.file), opts.file);
-  const ssrun = await localService(opts);
+  const ssrun = await service(opts);
   printJson(await ssrun.updateConfig(opts.name, doc));
 }
 
 export async function remove(opts: GlobalOptions & { name: string; force?: boolean }): Promise<void> {
-  const ssrun = await localService(opts);
+  const ssrun = await service(opts);
   printJson(await ssrun.deleteConfig(opts.name, { force: opts.force }));
 }
 
 export async function assignPrincipal(opts: GlobalOptions & { principal: string; mfaIdentity: string; config: string }): Promise<void> {
-  const ssrun = await localService(opts);
+  const ssrun = await service(opts);
   const result = await ssrun.assignPrincipal(opts.principal, opts.mfaIdentity, opts.config);
   if (result.Replaced) io.notice(`${result.Principal} was assigned to ${JSON.stringify(result.Replaced)}; that assignment is replaced`);
   printJson(result);
 }
 
 export async function removePrincipal(opts: GlobalOptions & { principal: string }): Promise<void> {
-  const ssrun = await localService(opts);
+  const ssrun = await service(opts);
   printJson(await ssrun.removePrincipal(opts.principal));
 }

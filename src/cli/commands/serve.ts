@@ -1,0 +1,87 @@
+// ssrun serve: the HTTP API over the store in --home. Plain HTTP only on a loopback address; SIGTERM and
+// SIGINT finish the requests in flight, then close the database cleanly.
+
+import { readFileSync } from 'node:fs';
+import { SsrunError } from '../../core/errors.js';
+import { isLoopbackHost } from '../address.js';
+import { io, openLocalDeps, type GlobalOptions } from '../context.js';
+import { printJson } from '../render.js';
+
+export interface ServeOptions extends GlobalOptions {
+  listen?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tokenTtl?: string;
+  rateLimit?: string;
+  loginRateLimit?: string;
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim());
+  if (!m || Number(m[3]) > 65535) throw new SsrunError('USAGE', `--listen: expected HOST:PORT such as 127.0.0.1:8443 or [::1]:8443, received ${JSON.stringify(value).slice(0, 80)}`);
+  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
+}
+
+function positive(value: string | undefined, flag: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1 || Number(value) > max) throw new SsrunError('USAGE', `${flag}: expected a whole number from 1 to ${max}, received ${JSON.stringify(value).slice(0, 40)}`);
+  return Number(value);
+}
+
+function readPem(file: string, flag: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new SsrunError('FILE_UNREADABLE', `${flag}: ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+export async function serve(opts: ServeOptions): Promise<void> {
+  const { host, port } = parseListen(opts.listen ?? '127.0.0.1:8443');
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new SsrunError('USAGE', '--tls-cert and --tls-key go together');
+  const tls = opts.tlsCert !== undefined ? { cert: readPem(opts.tlsCert, '--tls-cert'), key: readPem(opts.tlsKey!, '--tls-key') } : undefined;
+  if (!tls && !isLoopbackHost(host)) {
+    throw new SsrunError('USAGE', `--listen ${host}: plain HTTP is served only on a loopback address (127.0.0.1, ::1); pass --tls-cert and --tls-key to listen on ${host}`);
+  }
+  const ttl = positive(opts.tokenTtl, '--token-ttl', 3600, 30 * 86400);
+  const max = positive(opts.rateLimit, '--rate-limit', 1200, 10_000_000);
+  const loginMax = positive(opts.loginRateLimit, '--login-rate-limit', 30, 10_000_000);
+
+  const [{ home, opened, deps }, { buildServer }] = await Promise.all([openLocalDeps(opts), import('../../remote/server.js')]);
+  const app = await buildServer({ deps: { ...deps, sessionTtlMs: ttl * 1000 }, https: tls, rateLimit: { max, loginMax } });
+  try {
+    await app.listen({ host, port });
+  } catch (e) {
+    opened.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SsrunError('USAGE', `--listen ${host}:${port}: cannot listen (${code ?? (e as Error).message})`);
+  }
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  printJson({ Listening: url, Store: opened.path });
+  io.notice(`serving ${url}/secretssafe/api/v1 for the store in ${home}; SIGTERM or Ctrl-C stops`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      io.notice(`${signal}: finishing requests in flight, then stopping`);
+      app.close().then(
+        () => {
+          opened.close();
+          io.notice('stopped');
+          resolve();
+        },
+        () => {
+          opened.close();
+          resolve();
+        },
+      );
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+}

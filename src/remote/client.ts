@@ -1,0 +1,201 @@
+// The service interface over a server's HTTP API (a context), so every command runs unchanged against
+// `ssrun serve`. Secrets a login needs (Duo keys) stay on the server: the client sends the password and the
+// passcode or factor, never fetches a configuration to check a code itself.
+// Transport failures fail closed with a clear reason: unreachable, untrusted certificate, odd answers.
+
+import type { IncomingMessage, RequestOptions } from 'node:http';
+import { SsrunError } from '../core/errors.js';
+import type { Factor, MfaMethod } from '../core/model.js';
+import type { LoginRequest, LoginResult, SsrunApi } from '../core/service.js';
+import { API_BASE, NDJSON, errorFromBody } from './protocol.js';
+
+export interface RemoteTarget {
+  /** The context's name, for messages. */
+  name: string;
+  /** https://host:port (or http:// on a loopback host only). */
+  url: string;
+  /** Verify the server's certificate (default true). */
+  verify: boolean;
+  /** PEM of the CA to trust instead of the system's. */
+  ca?: string;
+  token?: string;
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+interface CallOptions {
+  query?: Record<string, string | boolean | number | undefined>;
+  body?: unknown;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  stream?: (line: unknown) => void;
+  token?: string | null;
+}
+
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|HOSTNAME|ALTNAME/;
+
+function transportError(e: NodeJS.ErrnoException, target: RemoteTarget): SsrunError {
+  const code = e.code ?? 'ERROR';
+  if (TLS_CODES.test(code)) {
+    return new SsrunError('SERVER_UNTRUSTED', `the server at ${target.url} presented a certificate that is not trusted (${code}); pass its CA with --ca FILE (context create) or SECRETSSAFE_VERIFY_CA=FILE`);
+  }
+  if (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(e.message)) {
+    return new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} does not speak ${target.url.startsWith('https:') ? 'HTTPS' : 'HTTP'} (${code}); check the context's address and scheme`);
+  }
+  return new SsrunError('SERVER_UNAVAILABLE', `cannot reach the ssrun server at ${target.url} (${code}); nothing was changed`);
+}
+
+export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
+  const base = new URL(target.url);
+  const isHttps = base.protocol === 'https:';
+  type Requester = (url: URL, options: RequestOptions, cb: (res: IncomingMessage) => void) => import('node:http').ClientRequest;
+  let transport: { request: Requester } | undefined;
+
+  async function call<T>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
+    transport ??= (isHttps ? await import('node:https') : await import('node:http')) as { request: Requester };
+    const url = new URL(`${API_BASE}${path}`, base);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== false) url.searchParams.set(k, String(v));
+    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body), 'utf8');
+    const token = opts.token === null ? undefined : (opts.token ?? target.token);
+    const headers: Record<string, string> = { accept: opts.stream ? NDJSON : 'application/json', 'user-agent': 'ssrun' };
+    if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(payload.length) });
+    if (token) headers.authorization = `Bearer ${token}`;
+    const options: RequestOptions & { ca?: string; rejectUnauthorized?: boolean } = { method, headers, signal: opts.signal };
+    if (isHttps) {
+      options.rejectUnauthorized = target.verify;
+      if (target.ca) options.ca = target.ca;
+    }
+    const timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
+
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const done = (fn: () => void) => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          fn();
+        }
+      };
+      const req = transport!.request(url, options, (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        let pending = '';
+        let streamed: { result?: unknown; error?: unknown } | undefined;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES) {
+            req.destroy();
+            return done(() => reject(new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} sent an answer over ${MAX_ANSWER_BYTES} bytes`)));
+          }
+          if (opts.stream && status === 200 && String(res.headers['content-type']).startsWith(NDJSON)) {
+            pending += c.toString('utf8');
+            let nl: number;
+            while ((nl = pending.indexOf('\n')) >= 0) {
+              const text = pending.slice(0, nl);
+              pending = pending.slice(nl + 1);
+              if (text.trim() === '') continue;
+              let line: { progress?: unknown; result?: unknown; error?: unknown };
+              try {
+                line = JSON.parse(text) as typeof line;
+              } catch {
+                return done(() => reject(new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} sent a malformed progress line`)));
+              }
+              if (typeof line.progress === 'string') opts.stream(line);
+              else streamed = line;
+            }
+          } else chunks.push(c);
+        });
+        res.on('error', (e) => done(() => reject(transportError(e as NodeJS.ErrnoException, target))));
+        res.on('end', () =>
+          done(() => {
+            if (streamed) {
+              if ('error' in streamed) return reject(errorFromBody(streamed, status));
+              return resolve(streamed.result as T);
+            }
+            if (opts.stream && status === 200 && String(res.headers['content-type']).startsWith(NDJSON)) {
+              return reject(new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} ended the login without an answer; login denied`));
+            }
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: unknown;
+            try {
+              body = text === '' ? undefined : JSON.parse(text);
+            } catch {
+              return reject(new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} answered HTTP ${status} with something that is not JSON; is it an ssrun server?`));
+            }
+            if (status >= 200 && status < 300) return resolve(body as T);
+            reject(errorFromBody(body, status));
+          }),
+        );
+      });
+      const timer = setTimeout(() => {
+        req.destroy();
+        done(() => reject(new SsrunError('SERVER_UNAVAILABLE', `the ssrun server at ${target.url} did not answer within ${Math.round(timeoutMs / 1000)} s; nothing was changed`)));
+      }, timeoutMs);
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        done(() => reject(e.name === 'AbortError' || opts.signal?.aborted ? new SsrunError('CANCELLED', 'cancelled') : transportError(e, target))),
+      );
+      req.end(payload);
+    });
+  }
+
+  const enc = encodeURIComponent;
+
+  async function login(req: LoginRequest): Promise<LoginResult> {
+    const path = req.type === 'user' ? '/connect/token/internal' : '/connect/api_key_token';
+    const send = async (method: MfaMethod | undefined) => {
+      const body: Record<string, unknown> =
+        req.type === 'user' ? { username: req.name, password: req.secret } : { name: req.name, api_key: req.secret };
+      if (method) body.mfa = method.kind === 'passcode' ? method.passcode : method.factor;
+      if (req.timeoutMs !== undefined) body.timeout = Math.ceil(req.timeoutMs / 1000);
+      const r = await call<{ Principal: string; Factor: string; ExpiresAt: string; access_token: string }>('POST', path, {
+        body,
+        token: null,
+        signal: req.signal,
+        timeoutMs: (req.timeoutMs ?? 60_000) + REQUEST_TIMEOUT_MS,
+        stream: (line) => req.onProgress?.({ kind: 'info', message: String((line as { progress: string }).progress) }),
+      });
+      if (!r || typeof r.access_token !== 'string' || typeof r.Principal !== 'string') throw new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} answered the login without a token; login denied`);
+      return { Principal: r.Principal, Factor: r.Factor, ExpiresAt: r.ExpiresAt, token: r.access_token };
+    };
+    try {
+      return await send(req.method);
+    } catch (e) {
+      // Like the embedded store: with no -m on a terminal, offer the factors once MFA turns out to be required.
+      if (!(e instanceof SsrunError && e.code === 'MFA_REQUIRED' && !req.method && req.chooseFactor)) throw e;
+      const all: Factor[] = ['push', 'phone', 'sms'];
+      return send(await req.chooseFactor(all));
+    }
+  }
+
+  return {
+    listConfigs: (o = {}) => call('GET', '/multi_factor', { query: { verbose: o.verbose, show_secrets: o.showSecrets } }),
+    getConfig: (name, o = {}) => call('GET', `/multi_factor/${enc(name)}`, { query: { verbose: o.verbose, show_secrets: o.showSecrets } }),
+    createConfig: (input) => call('POST', '/multi_factor', { body: input }),
+    updateConfig: (name, input) => call('PUT', `/multi_factor/${enc(name)}`, { body: input }),
+    deleteConfig: (name, o = {}) => call('DELETE', `/multi_factor/${enc(name)}`, { query: { force: o.force } }),
+    assignPrincipal: (principal, id, config) => call('POST', '/multi_factor_assignments', { body: { principal, mfa_identity: id, config } }),
+    removePrincipal: (principal) => call('DELETE', '/multi_factor_assignments', { query: { principal } }),
+
+    init: (password) => call('POST', '/init', { body: { password }, token: null }),
+    createUser: (name, password) => call('POST', '/users', { body: { name, password } }),
+    listUsers: (o = {}) => call('GET', '/users', { query: { verbose: o.verbose } }),
+    getUser: (name, o = {}) => call('GET', `/users/${enc(name)}`, { query: { verbose: o.verbose } }),
+    deleteUser: (name) => call('DELETE', `/users/${enc(name)}`),
+    setPassword: (name, password) => call('PUT', `/users/${enc(name)}/password`, { body: { password } }),
+    createApplication: (name) => call('POST', '/applications', { body: { name } }),
+    listApplications: (o = {}) => call('GET', '/applications', { query: { verbose: o.verbose } }),
+    getApplication: (name, o = {}) => call('GET', `/applications/${enc(name)}`, { query: { verbose: o.verbose } }),
+    deleteApplication: (name) => call('DELETE', `/applications/${enc(name)}`),
+
+    login,
+    logout: (token) => call('POST', '/connect/logout', { token }),
+    whoami: (token) => call('GET', '/whoami', { token: token ?? target.token ?? null }),
+
+    createAuthorization: (principal, operation, effect, resource) => call('POST', '/authorizations', { body: { principal, operation, effect, resource } }),
+    listAuthorizations: (principal) => call('GET', '/authorizations', { query: { principal } }),
+    deleteAuthorization: (principal, operation, resource) => call('DELETE', '/authorizations', { query: { principal, operation, resource } }),
+    listAudit: (f = {}) => call('GET', '/audit', { query: { since: f.since, principal: f.principal, limit: f.limit } }),
+  };
+}
