@@ -68,6 +68,10 @@ function principalRoutes(type: PrincipalType, base: string): Route[] {
   return routes;
 }
 
+// A configuration is checked by the same validator as on the embedded store (named fields, suggestions), so
+// both answer a bad file with the same message.
+const ANY_JSON = {};
+
 const LOGIN_BODY = { mfa: str(64), timeout: { type: 'integer', minimum: 1, maximum: 3600 } };
 
 export const ROUTES: Route[] = [
@@ -82,8 +86,8 @@ export const ROUTES: Route[] = [
 
   { method: 'GET', path: '/multi_factor', guard: mfa('read'), handle: (s, r) => s.listConfigs({ verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
   { method: 'GET', path: '/multi_factor/:name', guard: mfa('read'), handle: (s, r) => s.getConfig(r.params.name!, { verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
-  { method: 'POST', path: '/multi_factor', status: 201, guard: mfa('create'), body: { type: 'object' }, handle: (s, r) => s.createConfig(r.body) },
-  { method: 'PUT', path: '/multi_factor/:name', guard: mfa('update'), body: { type: 'object' }, handle: (s, r) => s.updateConfig(r.params.name!, r.body) },
+  { method: 'POST', path: '/multi_factor', status: 201, guard: mfa('create'), body: ANY_JSON, handle: (s, r) => s.createConfig(r.body) },
+  { method: 'PUT', path: '/multi_factor/:name', guard: mfa('update'), body: ANY_JSON, handle: (s, r) => s.updateConfig(r.params.name!, r.body) },
   { method: 'DELETE', path: '/multi_factor/:name', guard: mfa('delete'), handle: (s, r) => s.deleteConfig(r.params.name!, { force: flag(r.query.force) }) },
   { method: 'POST', path: '/multi_factor_assignments', guard: mfa('update'), body: obj({ principal: str(300), mfa_identity: str(300), config: str(200) }, ['principal', 'mfa_identity', 'config']),
     handle: (s, r) => s.assignPrincipal(String(r.body.principal), String(r.body.mfa_identity), String(r.body.config)) },

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
+import { makeCertificate } from '../helpers/tls.js';
 
 /** A status_msg with CR/LF and terminal escapes (S24): clients must never print it raw. */
 export const EVIL_STATUS_MSG = 'Access denied\r\nssrun: login OK\u001b[2J\u001b[31m!';
@@ -111,29 +111,6 @@ export interface FakeDuo {
 
 const CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const randomIkey = () => `DI${Array.from(randomBytes(18), (b) => CHARS[b % CHARS.length]).join('')}`;
-
-async function makeCertificate(): Promise<{ caPem: string; key: string; cert: string }> {
-  const ca = await generate([{ name: 'commonName', value: 'ssrun test CA' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [
-      { name: 'basicConstraints', cA: true, critical: true },
-      { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    ],
-  });
-  const leaf = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    ca: { key: ca.private, cert: ca.cert },
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
-    ],
-  });
-  return { caPem: ca.cert, key: leaf.private, cert: leaf.cert };
-}
 
 function send(res: ServerResponse, rec: RecordedRequest, status: number, body: unknown, headers: Record<string, string> = {}): void {
   rec.status = status;

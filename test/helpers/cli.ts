@@ -2,20 +2,85 @@
 // printed so each e2e file can assert that no secret ever reached stdout or stderr (S23).
 
 import { execa, type Options } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, expect } from 'vitest';
+import { BIN, ROOT } from './paths.js';
+import { startServer, stopAllServers, testTls, type RunningServer } from './server.js';
 
-export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const BIN = join(ROOT, 'bin', 'ssrun');
-export const FIXTURES = join(ROOT, 'fixtures');
+export { BIN, FIXTURES, ROOT } from './paths.js';
+
+// ---- backends ----------------------------------------------------------------------------------------------
+// The shared e2e suites run twice: on the embedded store (`local`), and on a real `ssrun serve` over HTTPS
+// (`remote`; test/e2e/remote/*.test.ts select it). In remote mode each temporary home is a client home whose
+// current context is its own server (started on first use, with a store where root is set up), and every
+// command but login/logout/whoami runs with root's token in SSRUN_TOKEN, as an operator's CI would.
+
+export type Backend = 'local' | 'remote';
+let backend: Backend = 'local';
+export function useBackend(b: Backend): void {
+  backend = b;
+}
+export const currentBackend = (): Backend => backend;
+export const isRemote = (): boolean => backend === 'remote';
+
+interface RemoteHome {
+  server: RunningServer;
+  serverHome: string;
+}
+const remotes = new Map<string, Promise<RemoteHome>>();
+let template: Promise<{ dir: string; token: string }> | undefined;
+export const ROOT_PASSWORD = 'root-password-for-remote-tests-Qw7';
+
+/** A server store with root's password set and a root session, copied for each server. */
+function remoteTemplate(): Promise<{ dir: string; token: string }> {
+  template ??= (async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'ssrun-template-')), 'home');
+    homes.push(dirname(dir));
+    const env = { SSRUN_HOME: dir, NO_COLOR: '1' };
+    const init = await execa(BIN, ['init', '--password-stdin'], { input: `${ROOT_PASSWORD}\n`, env, reject: false });
+    const login = await execa(BIN, ['login', '-u', 'root', '--password-stdin'], { input: `${ROOT_PASSWORD}\n`, env, reject: false });
+    if (init.exitCode !== 0 || login.exitCode !== 0) throw new Error(`remote template: ${init.stderr}\n${login.stderr}`);
+    const token = (JSON.parse(readFileSync(join(dir, 'cli.json'), 'utf8')) as { sessions: { local: { token: string } } }).sessions.local.token;
+    rmSync(join(dir, 'cli.json'));
+    secret(token);
+    secret(ROOT_PASSWORD);
+    return { dir, token };
+  })();
+  return template;
+}
+
+function remoteFor(home: string): Promise<RemoteHome> {
+  let r = remotes.get(home);
+  if (!r) {
+    r = (async () => {
+      const [{ dir }, tls] = await Promise.all([remoteTemplate(), testTls()]);
+      const serverHome = join(dirname(home), 'server');
+      cpSync(dir, serverHome, { recursive: true });
+      const server = await startServer({ home: serverHome, tls, args: ['--rate-limit', '1000000', '--login-rate-limit', '1000000'] });
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+      const state = { current: 'srv', contexts: { srv: { host: '127.0.0.1', port: server.port, scheme: 'https', verify: true, ca: tls.caFile, version: 'v1' } } };
+      if (!existsSync(join(home, 'cli.json'))) writeFileSync(join(home, 'cli.json'), JSON.stringify(state), { mode: 0o600 });
+      return { server, serverHome };
+    })();
+    remotes.set(home, r);
+  }
+  return r;
+}
+
+/** Where the store of this home's backend lives (the server's home in remote mode). */
+export async function storeHome(home: string): Promise<string> {
+  return backend === 'remote' ? (await remoteFor(home)).serverHome : home;
+}
+
 
 const homes: string[] = [];
 const captured: { args: string[]; text: string }[] = [];
 const secrets = new Set<string>();
 
-afterAll(() => {
+afterAll(async () => {
+  await stopAllServers();
   for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
 });
 
@@ -48,12 +113,19 @@ export interface RunResult {
   exitCode: number;
 }
 
+const SESSION_COMMANDS = new Set(['login', 'logout', 'whoami']);
+
 export async function ssrun(args: string[], opts: RunOptions): Promise<RunResult> {
+  let backendEnv: Record<string, string> = {};
+  if (backend === 'remote') {
+    await remoteFor(opts.home);
+    if (!SESSION_COMMANDS.has(args[0] ?? '')) backendEnv = { SSRUN_TOKEN: (await remoteTemplate()).token };
+  }
   const options: Options = {
     reject: false,
     input: opts.input ?? '',
     cwd: opts.cwd ?? ROOT,
-    env: { SSRUN_HOME: opts.home, NO_COLOR: '1', ...opts.env },
+    env: { SSRUN_HOME: opts.home, NO_COLOR: '1', ...backendEnv, ...opts.env },
     extendEnv: true,
     timeout: opts.timeout ?? 60_000,
     stripFinalNewline: false,

@@ -77,7 +77,7 @@ export async function login(opts: LoginOptions): Promise<void> {
 export async function logout(opts: GlobalOptions): Promise<void> {
   const target = await resolveTarget(opts);
   const saved = await takeSession(opts, target.key);
-  if (!saved) throw new SsrunError('NOT_LOGGED_IN', `not logged in${target.kind === 'remote' ? ` to context ${JSON.stringify(target.name)}` : ''}`);
+  if (!saved) throw new SsrunError('NOT_LOGGED_IN', 'not logged in');
   const ssrun = await service(opts, target);
   let LoggedOut: boolean;
   try {
