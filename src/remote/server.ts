@@ -26,7 +26,17 @@ const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1
 export const isLoopbackAddress = (address: string) => LOOPBACK.test(address) || address.toLowerCase() === 'localhost';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string>; Body: Record<string, unknown> }>;
-type Guard = 'none' | 'token' | { op: Operation; resource: (req: Req, caller: Caller) => string; self?: (req: Req, caller: Caller) => boolean };
+type Guard =
+  | 'none'
+  | 'token'
+  | {
+      op: Operation;
+      resource: (req: Req, caller: Caller) => string;
+      /** The caller acting on itself needs no rule. */
+      self?: (req: Req, caller: Caller) => boolean;
+      /** A second permission some requests need (secrets in clear: update). */
+      also?: (req: Req) => { op: Operation; resource: string } | undefined;
+    };
 
 /** One row of the API: also the README's table. */
 interface Route {
@@ -49,6 +59,8 @@ const isSelf = (type: PrincipalType) => (req: Req, c: Caller) => c.type === type
 const bodyPrincipalResource = (type: PrincipalType) => (req: Req) => principalPath(type, String(req.body?.name ?? ''));
 
 const mfa = (op: Operation) => ({ op, resource: () => RESOURCE_MFA });
+// Secrets in clear are for those who may set them.
+const mfaRead = { ...mfa('read'), also: (req: Req) => (flag(req.query.show_secrets) ? { op: 'update' as const, resource: RESOURCE_MFA } : undefined) };
 
 function principalRoutes(type: PrincipalType, base: string): Route[] {
   const cap = type === 'user' ? 'User' : 'Application';
@@ -84,8 +96,8 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/connect/logout', guard: 'token', handle: (s, r) => s.logout(bearer(r)!) },
   { method: 'GET', path: '/whoami', guard: 'token', handle: (s, r) => s.whoami(bearer(r)) },
 
-  { method: 'GET', path: '/multi_factor', guard: mfa('read'), handle: (s, r) => s.listConfigs({ verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
-  { method: 'GET', path: '/multi_factor/:name', guard: mfa('read'), handle: (s, r) => s.getConfig(r.params.name!, { verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
+  { method: 'GET', path: '/multi_factor', guard: mfaRead, handle: (s, r) => s.listConfigs({ verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
+  { method: 'GET', path: '/multi_factor/:name', guard: mfaRead, handle: (s, r) => s.getConfig(r.params.name!, { verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
   { method: 'POST', path: '/multi_factor', status: 201, guard: mfa('create'), body: ANY_JSON, handle: (s, r) => s.createConfig(r.body) },
   { method: 'PUT', path: '/multi_factor/:name', guard: mfa('update'), body: ANY_JSON, handle: (s, r) => s.updateConfig(r.params.name!, r.body) },
   { method: 'DELETE', path: '/multi_factor/:name', guard: mfa('delete'), handle: (s, r) => s.deleteConfig(r.params.name!, { force: flag(r.query.force) }) },
@@ -198,7 +210,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         if (route.guard !== 'none') {
           caller = anonymous.authenticate(bearer(req));
           if (route.guard !== 'token' && !(route.guard.self?.(r, caller) ?? false)) {
-            serviceFor(req, caller).authorize(caller, route.guard.op, route.guard.resource(r, caller));
+            const guard = serviceFor(req, caller);
+            guard.authorize(caller, route.guard.op, route.guard.resource(r, caller));
+            const also = route.guard.also?.(r);
+            if (also) guard.authorize(caller, also.op, also.resource);
           }
         }
         const ssrun = serviceFor(req, caller);
