@@ -3,11 +3,14 @@
 //  1. cold `ssrun mfa get` against `node -e 0` (ratio; target <= 1.5)
 //  2. `ssrun mfa get` with 1,000 configurations
 //  3. `ssrun mfa assign-principal` with 100,000 users in the store against an empty store (target <= 1.2x)
+//  4. `ssrun serve`: requests/s and p50/p99 latency of GET /multi_factor and of a password + Duo passcode
+//     login, 50 connections (bench/server.mjs)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openSqliteStore } from '../dist/store/sqlite.js';
+import { printServerBench, serverBench } from './server.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'ssrun');
@@ -70,6 +73,8 @@ try {
   const assign = (home) => (i) => [process.execPath, [BIN, 'mfa', 'assign-principal', '-p', `principal/internal/user/user${i}`, '-m', `duo-user-${i}`, '-c', 'Config-00000'], { SSRUN_HOME: home }];
   const [aEmpty, aBig] = compare([{ run: assign(empty) }, { run: assign(big) }]);
   console.log(`3. assign-principal   ${RUNS + 2} users: ${fmt(aEmpty.median)} (${fmt(aEmpty.p90)})   100,000 users: ${fmt(aBig.median)} (${fmt(aBig.p90)})   ratio ${(aBig.median / aEmpty.median).toFixed(2)} (target <= 1.2)`);
+
+  printServerBench(await serverBench({ scratch }));
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
