@@ -1,7 +1,7 @@
 // node:crypto behind the core's Crypto port: scrypt password hashes (S9), random tokens, digests and
 // constant-time comparisons on fixed-length digests (S10).
 
-import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
+import { randomInt, createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
 import type { Crypto } from '../core/ports.js';
 
 /** OWASP/S9: N=2^17, r=8, p=1; 16-byte salt; 32-byte key. Parameters are stored with each hash. */
@@ -46,6 +46,7 @@ export const nodeCrypto: Crypto = {
   hashPassword,
   verifyPassword,
   randomToken: () => randomBytes(32).toString('base64url'),
+  randomString: (alphabet, length) => Array.from({ length }, () => alphabet[randomInt(alphabet.length)]).join(''),
   digestToken,
   equalDigests,
   randomId: () => randomUUID(),

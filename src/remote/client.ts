@@ -147,9 +147,9 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
     const send = async (method: MfaMethod | undefined) => {
       const body: Record<string, unknown> =
         req.type === 'user' ? { username: req.name, password: req.secret } : { name: req.name, api_key: req.secret };
-      if (method) body.mfa = method.kind === 'passcode' ? method.passcode : method.factor;
+      if (method) body.mfa = method.kind === 'passcode' ? method.passcode : method.kind === 'recovery' ? method.code : method.factor;
       if (req.timeoutMs !== undefined) body.timeout = Math.ceil(req.timeoutMs / 1000);
-      const r = await call<{ Principal: string; Factor: string; ExpiresAt: string; access_token: string }>('POST', path, {
+      const r = await call<{ Principal: string; Factor: string; ExpiresAt: string; access_token: string; RecoveryCodesLeft?: number }>('POST', path, {
         body,
         token: null,
         signal: req.signal,
@@ -157,15 +157,15 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
         stream: (line) => req.onProgress?.({ kind: 'info', message: String((line as { progress: string }).progress) }),
       });
       if (!r || typeof r.access_token !== 'string' || typeof r.Principal !== 'string') throw new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} answered the login without a token; login denied`);
-      return { Principal: r.Principal, Factor: r.Factor, ExpiresAt: r.ExpiresAt, token: r.access_token };
+      return { Principal: r.Principal, Factor: r.Factor, ExpiresAt: r.ExpiresAt, token: r.access_token, ...(typeof r.RecoveryCodesLeft === 'number' ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}) };
     };
     try {
       return await send(req.method);
     } catch (e) {
       // Like the embedded store: with no -m on a terminal, offer the factors once MFA turns out to be required.
       if (!(e instanceof SsrunError && e.code === 'MFA_REQUIRED' && !req.method && req.chooseFactor)) throw e;
-      const all: Factor[] = ['push', 'phone', 'sms'];
-      return send(await req.chooseFactor(all));
+      const offered: Factor[] = e.detail?.totp === true ? [] : ['push', 'phone', 'sms'];
+      return send(await req.chooseFactor(offered));
     }
   }
 
@@ -175,7 +175,9 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
     createConfig: (input) => call('POST', '/multi_factor', { body: input }),
     updateConfig: (name, input) => call('PUT', `/multi_factor/${enc(name)}`, { body: input }),
     deleteConfig: (name, o = {}) => call('DELETE', `/multi_factor/${enc(name)}`, { query: { force: o.force } }),
-    assignPrincipal: (principal, id, config) => call('POST', '/multi_factor_assignments', { body: { principal, mfa_identity: id, config } }),
+    assignPrincipal: (principal, id, config) => call('POST', '/multi_factor_assignments', { body: { principal, ...(id !== undefined ? { mfa_identity: id } : {}), config } }),
+    verifyEnrollment: (username, code) => call('POST', '/multi_factor_verify', { body: { username, code } }),
+    recoveryCodes: (principal) => call('POST', '/multi_factor_recovery_codes', { body: { principal } }),
     removePrincipal: (principal) => call('DELETE', '/multi_factor_assignments', { query: { principal } }),
 
     init: (password) => call('POST', '/init', { body: { password }, token: null }),

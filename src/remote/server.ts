@@ -101,8 +101,12 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/multi_factor', status: 201, guard: mfa('create'), body: ANY_JSON, handle: (s, r) => s.createConfig(r.body) },
   { method: 'PUT', path: '/multi_factor/:name', guard: mfa('update'), body: ANY_JSON, handle: (s, r) => s.updateConfig(r.params.name!, r.body) },
   { method: 'DELETE', path: '/multi_factor/:name', guard: mfa('delete'), handle: (s, r) => s.deleteConfig(r.params.name!, { force: flag(r.query.force) }) },
-  { method: 'POST', path: '/multi_factor_assignments', guard: mfa('update'), body: obj({ principal: str(300), mfa_identity: str(300), config: str(200) }, ['principal', 'mfa_identity', 'config']),
-    handle: (s, r) => s.assignPrincipal(String(r.body.principal), String(r.body.mfa_identity), String(r.body.config)) },
+  { method: 'POST', path: '/multi_factor_assignments', guard: mfa('update'), body: obj({ principal: str(300), mfa_identity: str(300), config: str(200) }, ['principal', 'config']),
+    handle: (s, r) => s.assignPrincipal(String(r.body.principal), r.body.mfa_identity === undefined ? undefined : String(r.body.mfa_identity), String(r.body.config)) },
+  { method: 'POST', path: '/multi_factor_verify', guard: { ...mfa('update'), self: (r, c) => c.type === 'user' && c.name.toLowerCase() === String(r.body?.username).toLowerCase() },
+    body: obj({ username: str(200), code: str(64) }, ['username', 'code']), handle: (s, r) => s.verifyEnrollment(String(r.body.username), String(r.body.code)) },
+  { method: 'POST', path: '/multi_factor_recovery_codes', status: 201, guard: { ...mfa('update'), self: (r, c) => c.path.toLowerCase() === String(r.body?.principal).toLowerCase() },
+    body: obj({ principal: str(300) }, ['principal']), handle: (s, r) => s.recoveryCodes(String(r.body.principal)) },
   { method: 'DELETE', path: '/multi_factor_assignments', guard: mfa('update'), handle: (s, r) => s.removePrincipal(r.query.principal ?? '') },
 
   ...principalRoutes('user', '/users'),
@@ -265,6 +269,7 @@ async function login(ssrun: Ssrun, req: Req, reply: FastifyReply): Promise<unkno
     access_token: r.token,
     token_type: 'Bearer',
     expires_in: Math.max(0, Math.round((Date.parse(r.ExpiresAt) - Date.now()) / 1000)),
+    ...(r.RecoveryCodesLeft !== undefined ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}),
   });
   if (!stream) return reply.send(answer(await run()));
 
