@@ -36,6 +36,7 @@ import {
   validatePrincipalName,
   validateProviderUserId,
   validateTotpSecret,
+  normalizeRecoveryCode,
   RECOVERY_ALPHABET,
 } from './validate.js';
 
@@ -289,7 +290,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
       // A recovery code stands in for any provider's second factor, once (S16 for codes: one UPDATE wins).
       const left = store.recoveryCodesLeft(principal.id);
       if (left === 0) denied('no recovery codes left', false, new SsrunError('RECOVERY_CODES_EXHAUSTED', `${path} has no recovery codes left; an administrator can issue new ones with \`ssrun mfa recovery-codes -p ${path}\``));
-      const digest = store.recoveryDigest(principal.id, req.method.code);
+      const digest = store.recoveryDigest(principal.id, normalizeRecoveryCode(req.method.code) ?? req.method.code);
       const used = store.write(() => store.useRecoveryCode(principal.id, digest, nowIso()));
       if (!used) denied('recovery code: wrong or already used', true, new SsrunError('AUTH_DENIED', DENIED));
       recoveryCodesLeft = left - 1;
