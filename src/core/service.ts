@@ -225,8 +225,16 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     config: Extract<StoredConfig, { Type: 'totp' }>,
     code: string,
     denied: (reason: string, counted: boolean, error: SsrunError) => never,
+    failing: (e: unknown) => never = (e) => {
+      throw e;
+    },
   ): Promise<void> {
-    const state = store.getTotpState(principal.id);
+    let state: ReturnType<Store['getTotpState']>;
+    try {
+      state = store.getTotpState(principal.id);
+    } catch (e) {
+      failing(e);
+    }
     if (!state) denied(`${config.Name}: no TOTP secret`, false, new SsrunError('PROVIDER_MISCONFIGURED', `${principalPath(principal.type, principal.name)} has no TOTP secret; assign ${shown(config.Name)} again to enrol`));
     const r = await providers.totp.verify({ secret: state!.secret, code, options: config.Options, at: clock.now() });
     if (!r.valid) denied(`${config.Name}: invalid code`, true, new SsrunError('AUTH_DENIED', DENIED));
@@ -304,12 +312,24 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
           ? new SsrunError('MFA_REQUIRED', 'MFA required: pass -m with the code from your authenticator app', { totp: true })
           : new SsrunError('MFA_REQUIRED', `MFA required: pass -m with a passcode or one of push, phone, sms, auto`);
       }
-      const config = store.getConfig(assignment.configName);
+      // A configuration that cannot be read (SECRET_UNDECRYPTABLE…) fails closed, audited, not counted.
+      const failing: (e: unknown) => never = (e) => {
+        giveBack();
+        const code = e instanceof SsrunError ? e.code : 'INTERNAL';
+        audit(path, 'login', 'error', `${code}${e instanceof Error ? `: ${e.message}` : ''}`);
+        throw e;
+      };
+      let config: StoredConfig | undefined;
+      try {
+        config = store.getConfig(assignment.configName);
+      } catch (e) {
+        failing(e);
+      }
       if (!config) denied('configuration missing', false, new SsrunError('PROVIDER_MISCONFIGURED', `MFA configuration ${shown(assignment.configName)} assigned to ${path} is missing; login denied`));
       if (config!.Type === 'totp') {
         const method = req.method ?? (await req.chooseFactor!([]));
         if (method.kind !== 'passcode') denied(`${assignment.configName}: ${method.factor} is not a TOTP code`, false, new SsrunError('INVALID_METHOD', `-m: ${path} uses TOTP (${shown(assignment.configName)}); pass the code from the authenticator app`));
-        await checkTotp(principal, config as Extract<StoredConfig, { Type: 'totp' }>, (method as { passcode: string }).passcode, denied);
+        await checkTotp(principal, config as Extract<StoredConfig, { Type: 'totp' }>, (method as { passcode: string }).passcode, denied, failing);
         factor = 'totp';
         detail = assignment.pending ? 'totp (enrolment confirmed)' : 'totp';
       } else {
@@ -326,13 +346,12 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
             deadline: clock.now().getTime() + (req.timeoutMs ?? DEFAULT_MFA_TIMEOUT_MS),
           });
         } catch (e) {
-          giveBack();
-          const code = e instanceof SsrunError ? e.code : 'INTERNAL';
-          audit(path, 'login', 'error', `${code}${e instanceof Error ? `: ${e.message}` : ''}`);
-          throw e;
+          failing(e);
         }
         if (outcome.result === 'deny') {
-          const guess = outcome.reason === 'denied' || outcome.reason === 'fraud' || outcome.reason === 'invalid_passcode';
+          // Counted: wrong codes and refusals, and also unanswered pushes and sent SMS, so that a stolen password
+          // cannot be used for endless push or SMS bombing (at most 5 per lockout period).
+          const guess = outcome.reason !== 'enroll' && outcome.reason !== 'policy';
           const reason = `${assignment.configName}: ${outcome.reason}${outcome.message ? ` (${outcome.message})` : ''}`;
           switch (outcome.reason) {
             case 'invalid_passcode':

@@ -444,15 +444,16 @@ describe('assignments: assign-principal, remove-principal, delete', () => {
       expectRefused(await ssrun(['mfa', 'assign-principal', ...args], { home }), exitCode, code, message);
     });
 
-    it('assign-principal: each option is required', async () => {
+    it('assign-principal: each option is required (-m for a duo configuration)', async () => {
       for (const [args, missing] of [
         [['-m', 'x', '-c', 'First'], '-p, --principal <path>'],
-        [['-p', USER, '-c', 'First'], '-m, --mfa-identity <id>'],
         [['-p', USER, '-m', 'x'], '-c, --config <name>'],
       ] as const) {
         const r = await ssrun(['mfa', 'assign-principal', ...args], { home });
         expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', `ssrun: error: required option '${missing}' not specified\n`]);
       }
+      // -m is the Duo user for duo (a TOTP configuration generates a secret without it)
+      expectRefused(await ssrun(['mfa', 'assign-principal', '-p', USER, '-c', 'First'], { home }), 2, 'USAGE', "provider user id (-m): required; expected the principal's user id at the provider");
     });
 
     it.each<[string, string, number, string, string]>([
