@@ -182,7 +182,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
   }
 
   function audit(principal: string, action: string, outcome: 'allowed' | 'denied' | 'error' | 'ok', detail = '') {
-    store.audit({ at: nowIso(), principal, action, outcome, detail: sanitizeLine(detail), actor: actor.principal, source: actor.source });
+    store.audit({ at: nowIso(), principal: sanitizeLine(principal, 300), action, outcome, detail: sanitizeLine(detail), actor: actor.principal, source: actor.source });
   }
 
   async function createPrincipal(type: PrincipalType, name: string, credential: string | null): Promise<Principal> {
@@ -308,6 +308,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
       // S14: an assigned principal never falls back to "no MFA": every path below either allows or throws.
       if (!req.method && !req.chooseFactor) {
         giveBack();
+        audit(path, 'login', 'denied', 'MFA required, no factor given');
         throw assignment.configType === 'totp'
           ? new SsrunError('MFA_REQUIRED', 'MFA required: pass -m with the code from your authenticator app', { totp: true })
           : new SsrunError('MFA_REQUIRED', `MFA required: pass -m with a passcode or one of push, phone, sms, auto`);
@@ -418,6 +419,12 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     );
   }
 
+  /** A refusal no rule can lift (root's own credentials): audited, FORBIDDEN. */
+  function refuse(caller: Caller, why: string): never {
+    store.write(() => audit(caller.path, 'authorize', 'denied', why));
+    throw new SsrunError('FORBIDDEN', `${caller.path} may not do this: ${why}`);
+  }
+
   function authzTarget(principal: string, operation: string, resource: string) {
     const ref = parsePrincipalPath(principal);
     return { ref, op: validateOperation(operation), res: validateResource(resource) };
@@ -426,11 +433,15 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
   return {
     // ---- MFA configurations ----------------------------------------------------------------------------
     async listConfigs(opts: { verbose?: boolean; showSecrets?: boolean } = {}): Promise<ConfigView[]> {
-      return store.listConfigs().sort(byName).map((c) => configView(c, opts));
+      const views = store.listConfigs().sort(byName).map((c) => configView(c, opts));
+      if (opts.showSecrets) store.write(() => audit('-', 'mfa.show-secrets', 'ok', 'all configurations'));
+      return views;
     },
 
     async getConfig(name: string, opts: { verbose?: boolean; showSecrets?: boolean } = {}): Promise<ConfigView> {
-      return configView(requireConfig(name), opts);
+      const view = configView(requireConfig(name), opts);
+      if (opts.showSecrets) store.write(() => audit('-', 'mfa.show-secrets', 'ok', view.Name));
+      return view;
     },
 
     async createConfig(input: unknown): Promise<ConfigView> {
@@ -677,6 +688,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
 
     authenticate,
     authorize,
+    refuse,
 
     // ---- authorizations --------------------------------------------------------------------------------
     async createAuthorization(principal: string, operation: string, effect: string, resource: string): Promise<Authorization> {
@@ -722,4 +734,4 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
 export type Ssrun = ReturnType<typeof createSsrun>;
 
 /** What a command line needs: the embedded service, or the remote client over a server's HTTP API. */
-export type SsrunApi = Omit<Ssrun, 'authenticate' | 'authorize'>;
+export type SsrunApi = Omit<Ssrun, 'authenticate' | 'authorize' | 'refuse'>;

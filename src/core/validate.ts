@@ -112,7 +112,7 @@ function requireString(value: unknown, field: string, opts: { secret?: boolean; 
 export function validateConfigName(value: unknown, field = 'Name'): string {
   if (typeof value !== 'string') fail('INVALID_NAME', `${field}: expected a string, received ${typeName(value)}`);
   const name = value.trim();
-  if (!CONFIG_NAME_RE.test(name)) {
+  if (!CONFIG_NAME_RE.test(name) || name === '.' || name === '..') {
     fail('INVALID_NAME', `${field}: ${shown(value)} is not a valid name; expected 1–120 characters of letters, digits, space and . _ @ + -`);
   }
   return name;
@@ -246,7 +246,8 @@ export function parsePrincipalPath(value: unknown): PrincipalRef {
 }
 
 export function validatePrincipalName(value: unknown, type: PrincipalType): string {
-  if (typeof value !== 'string' || !PRINCIPAL_NAME_RE.test(value)) {
+  // "." and ".." would be path segments, not names, in a server's URLs.
+  if (typeof value !== 'string' || !PRINCIPAL_NAME_RE.test(value) || value === '.' || value === '..') {
     fail('INVALID_NAME', `${type} name: ${shown(value)} is not valid; expected 1–120 characters of letters, digits and . _ @ + -`);
   }
   return value;

@@ -7,6 +7,7 @@ import type { IncomingMessage, RequestOptions } from 'node:http';
 import { SsrunError } from '../core/errors.js';
 import type { Factor, MfaMethod } from '../core/model.js';
 import type { LoginRequest, LoginResult, SsrunApi } from '../core/service.js';
+import { sanitizeLine } from '../core/validate.js';
 import { API_BASE, NDJSON, errorFromBody } from './protocol.js';
 
 export interface RemoteTarget {
@@ -83,6 +84,8 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
         let size = 0;
         let pending = '';
         let streamed: { result?: unknown; error?: unknown } | undefined;
+        // Decode across chunk boundaries (a multi-byte character may be split between two chunks).
+        const decoder = new TextDecoder('utf-8');
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size > MAX_ANSWER_BYTES) {
@@ -90,7 +93,7 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
             return done(() => reject(new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} sent an answer over ${MAX_ANSWER_BYTES} bytes`)));
           }
           if (opts.stream && status === 200 && String(res.headers['content-type']).startsWith(NDJSON)) {
-            pending += c.toString('utf8');
+            pending += decoder.decode(c, { stream: true });
             let nl: number;
             while ((nl = pending.indexOf('\n')) >= 0) {
               const text = pending.slice(0, nl);
@@ -154,7 +157,8 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
         token: null,
         signal: req.signal,
         timeoutMs: (req.timeoutMs ?? 60_000) + REQUEST_TIMEOUT_MS,
-        stream: (line) => req.onProgress?.({ kind: 'info', message: String((line as { progress: string }).progress) }),
+        // A server's words, escaped like Duo's before they reach the terminal.
+        stream: (line) => req.onProgress?.({ kind: 'info', message: sanitizeLine(String((line as { progress: string }).progress)) }),
       });
       if (!r || typeof r.access_token !== 'string' || typeof r.Principal !== 'string') throw new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} answered the login without a token; login denied`);
       return { Principal: r.Principal, Factor: r.Factor, ExpiresAt: r.ExpiresAt, token: r.access_token, ...(typeof r.RecoveryCodesLeft === 'number' ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}) };

@@ -89,17 +89,19 @@ export async function login(opts: LoginOptions): Promise<void> {
 
 export async function logout(opts: GlobalOptions): Promise<void> {
   const target = await resolveTarget(opts);
-  const saved = await takeSession(opts, target.key);
+  const saved = await savedSession(opts, target.key);
   if (!saved) throw new SsrunError('NOT_LOGGED_IN', 'not logged in');
   const ssrun = await service(opts, target);
   let LoggedOut: boolean;
   try {
     ({ LoggedOut } = await ssrun.logout(saved.token));
   } catch (e) {
-    // The token was already dead on the server: the local copy is gone either way.
+    // The token was already dead on the server: forget it. Any other failure (a server that cannot be
+    // reached) keeps it, so that logout can be run again: a live token is never just dropped.
     if (!(e instanceof SsrunError && (e.code === 'SESSION_EXPIRED' || e.code === 'UNAUTHENTICATED'))) throw e;
     LoggedOut = false;
   }
+  await takeSession(opts, target.key);
   printJson({ Principal: saved.principal, LoggedOut });
 }
 
