@@ -43,7 +43,8 @@ export async function readState(opts: GlobalOptions): Promise<CliState> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    // No home yet (or not a directory): no contexts; the store itself will say what is wrong with the home.
+    if (['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) return {};
     throw new SsrunError('STORE_READ_ONLY', `${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   try {
