@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { SsrunError } from '../core/errors.js';
 import type { Ssrun, SsrunApi } from '../core/service.js';
-import type { MfaProviderApi } from '../core/ports.js';
+import type { MfaProviderApi, TotpApi } from '../core/ports.js';
 
 export interface GlobalOptions {
   home?: string;
@@ -88,7 +88,14 @@ export async function openLocalDeps(opts: GlobalOptions) {
   const duo: MfaProviderApi = {
     authenticate: async (ctx) => (await import('../providers/duo/client.js')).createDuoProvider().authenticate(ctx),
   };
-  return { home, opened: s, deps: { store: s.store, providers: { duo }, clock: { now: () => new Date() }, crypto: nodeCrypto } };
+  // otplib too: only when a TOTP configuration is used.
+  const totpModule = () => import('../providers/totp/totp.js').then((m) => m.totpProvider);
+  const totp: TotpApi = {
+    generateSecret: async () => (await totpModule()).generateSecret(),
+    uri: async (args) => (await totpModule()).uri(args),
+    verify: async (args) => (await totpModule()).verify(args),
+  };
+  return { home, opened: s, deps: { store: s.store, providers: { duo, totp }, clock: { now: () => new Date() }, crypto: nodeCrypto } };
 }
 
 /** The service over the embedded store. */

@@ -70,9 +70,19 @@ function buildProgram(): Command {
   m.command('assign-principal')
     .description('assign an MFA configuration to a user or application principal (replaces any earlier one)')
     .requiredOption('-p, --principal <path>', 'principal/internal/user/NAME or principal/internal/application/NAME')
-    .requiredOption('-m, --mfa-identity <id>', "the principal's user id at the provider (the Duo user)")
+    .option('-m, --mfa-identity <id>', "duo: the principal's Duo user (required); totp: a base32 secret to import (else one is generated)")
     .requiredOption('-c, --config <name>', 'the MFA configuration')
+    .option('--qr-file <file>', 'totp: also write the enrolment QR code as a PNG')
     .action(run(async () => (await mfa()).assignPrincipal));
+  m.command('verify')
+    .description('confirm a pending TOTP enrolment with a code from the authenticator app')
+    .requiredOption('-u, --user <name>', 'the user')
+    .requiredOption('-m, --mfa <code>', 'the current code')
+    .action(run(async () => (await mfa()).verify));
+  m.command('recovery-codes')
+    .description('issue 10 single-use recovery codes for a principal (replaces earlier ones; shown once)')
+    .requiredOption('-p, --principal <path>', 'principal/internal/user/NAME or principal/internal/application/NAME')
+    .action(run(async () => (await mfa()).recoveryCodes));
   m.command('remove-principal')
     .description("remove a principal's MFA assignment")
     .requiredOption('-p, --principal <path>', 'principal/internal/user/NAME or principal/internal/application/NAME')
@@ -127,7 +137,7 @@ function buildProgram(): Command {
     .option('--password-stdin', 'read the password from stdin')
     .option('-k, --api-key <key>', "the application's API key (visible to other processes: prefer --api-key-stdin)")
     .option('--api-key-stdin', 'read the API key from stdin')
-    .option('-m, --mfa <method>', 'a passcode (6–10 digits) or push, phone, sms, auto')
+    .option('-m, --mfa <method>', 'a passcode (6–10 digits: Duo or TOTP), a recovery code, or push, phone, sms, auto')
     .option('--timeout <seconds>', 'how long to wait for the second factor', '60')
     .action(run(async () => (await loginCmd()).login));
   program

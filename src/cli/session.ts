@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SsrunError } from '../core/errors.js';
 import { homeOf, type GlobalOptions } from './context.js';
 
 export interface SavedSession {
@@ -37,10 +38,22 @@ export const CONF_FILE = 'cli.json';
 export const LOCAL_CONTEXT = 'local';
 
 export async function readState(opts: GlobalOptions): Promise<CliState> {
+  const file = join(await homeOf(opts), CONF_FILE);
+  let text: string;
   try {
-    return JSON.parse(readFileSync(join(await homeOf(opts), CONF_FILE), 'utf8')) as CliState;
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    // No home yet (or not a directory): no contexts; the store itself will say what is wrong with the home.
+    if (['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) return {};
+    throw new SsrunError('STORE_READ_ONLY', `${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    const state = JSON.parse(text) as unknown;
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) throw new Error('not an object');
+    return state as CliState;
   } catch {
-    return {};
+    // Never fall back to the embedded store when the file that says which server to use is damaged.
+    throw new SsrunError('STORE_CORRUPT', `${file} is damaged (not a JSON object); fix or delete it (it holds your contexts and session tokens)`);
   }
 }
 

@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_PRINCIPAL_TYPE: 'INVALID_INPUT',
   INVALID_PASSWORD: 'INVALID_INPUT',
   INVALID_METHOD: 'INVALID_INPUT',
+  INVALID_TOTP_SECRET: 'INVALID_INPUT',
   FILE_UNREADABLE: 'INVALID_INPUT',
   INPUT_TOO_LARGE: 'INVALID_INPUT',
   NAME_IMMUTABLE: 'INVALID_INPUT',
@@ -57,6 +58,8 @@ export const ERROR_CODES = {
   MFA_FRAUD: 'AUTH_DENIED',
   MFA_TIMEOUT: 'AUTH_DENIED',
   MFA_SMS_SENT: 'AUTH_DENIED',
+  /** The principal has no unused recovery code left. */
+  RECOVERY_CODES_EXHAUSTED: 'AUTH_DENIED',
   /** No token, or one the server does not know (server contexts). */
   UNAUTHENTICATED: 'AUTH_DENIED',
   /** The token expired, was logged out, or was revoked by a password or MFA change. */

@@ -1,6 +1,6 @@
 // Domain types. Output shapes use the capitalised keys of the documented CLI (Type, Name, Options…).
 
-export const CONFIG_TYPES = ['duo'] as const;
+export const CONFIG_TYPES = ['duo', 'totp'] as const;
 export type ConfigType = (typeof CONFIG_TYPES)[number];
 
 export const REDACTED = '********';
@@ -12,18 +12,30 @@ export interface DuoOptions {
   CaFile?: string;
 }
 
-/** A validated MFA configuration, secrets in clear (only ever in memory). */
-export interface MfaConfig {
-  Type: ConfigType;
-  Name: string;
-  Options: DuoOptions;
+export const TOTP_ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'] as const;
+export type TotpAlgorithm = (typeof TOTP_ALGORITHMS)[number];
+
+/** RFC 6238 parameters of a `totp` configuration; the secret belongs to each principal's assignment. */
+export interface TotpOptions {
+  Issuer: string;
+  Digits: 6 | 8;
+  Period: number;
+  Algorithm: TotpAlgorithm;
+  Skew: number;
 }
 
-export interface StoredConfig extends MfaConfig {
+export const TOTP_DEFAULTS: TotpOptions = { Issuer: 'ssrun', Digits: 6, Period: 30, Algorithm: 'SHA1', Skew: 1 };
+/** The configuration every store starts with (it may be deleted). */
+export const BUILTIN_TOTP_CONFIG = 'totp';
+
+/** A validated MFA configuration, secrets in clear (only ever in memory). */
+export type MfaConfig = { Type: 'duo'; Name: string; Options: DuoOptions } | { Type: 'totp'; Name: string; Options: TotpOptions };
+
+export type StoredConfig = MfaConfig & {
   id: string;
   createdAt: string;
   updatedAt: string;
-}
+};
 
 export type PrincipalType = 'user' | 'application';
 
@@ -38,6 +50,8 @@ export interface Assignment {
   configType: ConfigType;
   providerUserId: string;
   assignedAt: string;
+  /** TOTP: enrolled but not yet confirmed by a first valid code. */
+  pending: boolean;
 }
 
 export interface Principal {
@@ -56,7 +70,9 @@ export interface Principal {
 
 export const FACTORS = ['push', 'phone', 'sms', 'auto'] as const;
 export type Factor = (typeof FACTORS)[number];
-export type MfaMethod = { kind: 'passcode'; passcode: string } | { kind: 'factor'; factor: Factor };
+export type MfaMethod = { kind: 'passcode'; passcode: string } | { kind: 'factor'; factor: Factor } | { kind: 'recovery'; code: string };
+
+export const RECOVERY_CODE_COUNT = 10;
 
 export interface Session {
   tokenHash: string;

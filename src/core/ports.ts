@@ -1,6 +1,6 @@
 // The ports the core depends on. Adapters live outside core/ (store/, providers/, crypto/).
 
-import type { AuditEntry, AuditRecord, Authorization, Effect, Operation, ConfigType, DuoOptions, Factor, MfaConfig, MfaMethod, Principal, PrincipalType, Session, StoredConfig } from './model.js';
+import type { AuditEntry, AuditRecord, Authorization, Effect, Operation, TotpOptions, ConfigType, DuoOptions, Factor, MfaConfig, MfaMethod, Principal, PrincipalType, Session, StoredConfig } from './model.js';
 
 export interface Clock {
   now(): Date;
@@ -18,7 +18,7 @@ export interface Store {
   insertConfig(config: MfaConfig, at: string): StoredConfig;
   updateConfig(name: string, config: MfaConfig, at: string): StoredConfig;
   deleteConfig(name: string): void;
-  principalsOfConfig(name: string): { path: string; providerUserId: string; assignedAt: string }[];
+  principalsOfConfig(name: string): { path: string; providerUserId: string; assignedAt: string; pending: boolean }[];
 
   listPrincipals(type: PrincipalType): Principal[];
   getPrincipal(type: PrincipalType, name: string): Principal | undefined;
@@ -27,8 +27,23 @@ export interface Store {
   /** Sets the password hash or API-key digest and raises the credential epoch (revoking its sessions). */
   setCredential(principalId: string, credential: string, at: string): void;
   deletePrincipal(principalId: string): void;
-  /** Assigns (or replaces) the principal's MFA config and raises its credential epoch (revoking its sessions). */
-  assign(principalId: string, configName: string, providerUserId: string, at: string): void;
+  /**
+   * Assigns (or replaces) the principal's MFA config and raises its credential epoch (revoking its sessions).
+   * A TOTP assignment carries its secret (sealed at rest) and starts pending until a first valid code.
+   */
+  assign(principalId: string, configName: string, providerUserId: string, at: string, totp?: { secret: string; pending: boolean }): void;
+  /** The TOTP secret of the principal's assignment and the last time step accepted. */
+  getTotpState(principalId: string): { secret: string; lastStep: number | null; pending: boolean } | undefined;
+  /** Records that this time step was used, only if it is later than the last one (false: a replay). */
+  commitTimeStep(principalId: string, step: number): boolean;
+  confirmAssignment(principalId: string): void;
+
+  /** A keyed digest of a recovery code (the key never leaves the adapter), for storage and lookup. */
+  recoveryDigest(principalId: string, code: string): string;
+  replaceRecoveryCodes(principalId: string, digests: string[], at: string): void;
+  /** Marks an unused code used; false when there is none with this digest. */
+  useRecoveryCode(principalId: string, digest: string, at: string): boolean;
+  recoveryCodesLeft(principalId: string): number;
   unassign(principalId: string, at: string): void;
   /** Saves the lockout state computed by the core. */
   saveAuthState(principalId: string, failedCount: number, lockedUntil: string | null): void;
@@ -53,6 +68,8 @@ export interface Crypto {
   verifyPassword(password: string, stored: string | null): Promise<boolean>;
   /** A fresh random token (base64url of 32 bytes). */
   randomToken(): string;
+  /** A random string of `length` characters drawn uniformly from `alphabet`. */
+  randomString(alphabet: string, length: number): string;
   /** SHA-256 digest (hex) of a high-entropy token, for storage and constant-time lookup. */
   digestToken(token: string): string;
   /** Constant-time comparison of two hex digests. */
@@ -62,6 +79,9 @@ export interface Crypto {
 
 export type ProgressEvent = { kind: 'info'; message: string };
 
+/** What Duo is asked for: a passcode or a factor (recovery codes never reach a provider). */
+export type DuoMethod = Exclude<MfaMethod, { kind: 'recovery' }>;
+
 export interface DuoRequestContext {
   options: DuoOptions;
   providerUserId: string;
@@ -70,8 +90,8 @@ export interface DuoRequestContext {
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
   /** Called when the preauth step asks for a factor and none was given. */
-  chooseFactor?: (available: Factor[]) => Promise<MfaMethod>;
-  method: MfaMethod | undefined;
+  chooseFactor?: (available: Factor[]) => Promise<DuoMethod>;
+  method: DuoMethod | undefined;
   /** Context shown to the user on the device (Duo's pushinfo). */
   pushInfo?: Record<string, string>;
 }
@@ -85,6 +105,17 @@ export interface MfaProviderApi {
   authenticate(ctx: DuoRequestContext): Promise<ProviderOutcome>;
 }
 
+/** RFC 6238 time-based one-time passwords. */
+export interface TotpApi {
+  /** A fresh secret of 160 bits, base32. */
+  generateSecret(): Promise<string>;
+  /** The otpauth:// URI an authenticator app scans. */
+  uri(args: { secret: string; issuer: string; label: string; options: TotpOptions }): Promise<string>;
+  /** Whether the code matches within ±Skew steps of `at`; the matched time step when it does. */
+  verify(args: { secret: string; code: string; options: TotpOptions; at: Date }): Promise<{ valid: true; timeStep: number } | { valid: false }>;
+}
+
 export interface Providers {
   duo: MfaProviderApi;
+  totp: TotpApi;
 }

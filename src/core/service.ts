@@ -6,6 +6,7 @@ import { SsrunError } from './errors.js';
 import { afterSuccess, beginAttempt, refund, type AuthState } from './lockout.js';
 import {
   REDACTED,
+  RECOVERY_CODE_COUNT,
   principalPath,
   type AuditRecord,
   type Authorization,
@@ -18,7 +19,7 @@ import {
   type PrincipalType,
   type StoredConfig,
 } from './model.js';
-import type { Clock, Crypto, ProgressEvent, Providers, Store } from './ports.js';
+import type { Clock, Crypto, DuoMethod, ProgressEvent, Providers, Store } from './ports.js';
 import {
   MIN_ROOT_PASSWORD_CHARS,
   parseConfigDocument,
@@ -34,6 +35,9 @@ import {
   validatePassword,
   validatePrincipalName,
   validateProviderUserId,
+  validateTotpSecret,
+  normalizeRecoveryCode,
+  RECOVERY_ALPHABET,
 } from './validate.js';
 
 export const SESSION_TTL_MS = 60 * 60 * 1000;
@@ -43,16 +47,17 @@ export const ROOT_USER = 'root';
 export interface ConfigView {
   Type: string;
   Name: string;
-  Options: Record<string, string>;
+  Options: Record<string, string | number>;
   CreatedAt?: string;
   UpdatedAt?: string;
-  Principals?: { Principal: string; ProviderUserId: string; AssignedAt: string }[];
+  /** Pending: a TOTP enrolment not yet confirmed by a first valid code. */
+  Principals?: { Principal: string; ProviderUserId: string; AssignedAt: string; Pending: boolean }[];
 }
 
 export interface PrincipalView {
   Name: string;
   Principal: string;
-  Mfa: { Config: string; Type: string; ProviderUserId: string } | null;
+  Mfa: { Config: string; Type: string; ProviderUserId: string; Pending?: boolean } | null;
   CreatedAt?: string;
   UpdatedAt?: string;
   FailedAttempts?: number;
@@ -66,7 +71,7 @@ export interface LoginRequest {
   secret: string;
   method?: MfaMethod;
   /** Offered the factors when MFA is required and no method was given (interactive only). */
-  chooseFactor?: (available: Factor[]) => Promise<MfaMethod>;
+  chooseFactor?: (available: Factor[]) => Promise<DuoMethod>;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
   timeoutMs?: number;
@@ -78,6 +83,8 @@ export interface LoginResult {
   ExpiresAt: string;
   /** The session token: the caller keeps it; never printed. */
   token: string;
+  /** After a login with a recovery code: how many are left. */
+  RecoveryCodesLeft?: number;
 }
 
 export interface SsrunDeps {
@@ -89,6 +96,18 @@ export interface SsrunDeps {
   actor?: { principal: string; source: string };
   /** How long a session token lives (default one hour). */
   sessionTtlMs?: number;
+}
+
+export interface AssignResult {
+  Principal: string;
+  Config: string;
+  ProviderUserId: string;
+  Replaced: string | null;
+  /** TOTP: until a first valid code. */
+  Pending?: boolean;
+  /** TOTP, generated: shown this once. */
+  Secret?: string;
+  OtpauthUri?: string;
 }
 
 export interface WhoAmI {
@@ -106,17 +125,18 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
   const nowIso = () => clock.now().toISOString();
 
   function configView(c: StoredConfig, opts: { verbose?: boolean; showSecrets?: boolean } = {}): ConfigView {
-    const Options: Record<string, string> = {
-      IntegrationKey: c.Options.IntegrationKey,
-      SecretKey: opts.showSecrets ? c.Options.SecretKey : REDACTED,
-      Host: c.Options.Host,
-    };
-    if (c.Options.CaFile !== undefined) Options.CaFile = c.Options.CaFile;
+    let Options: Record<string, string | number>;
+    if (c.Type === 'duo') {
+      Options = { IntegrationKey: c.Options.IntegrationKey, SecretKey: opts.showSecrets ? c.Options.SecretKey : REDACTED, Host: c.Options.Host };
+      if (c.Options.CaFile !== undefined) Options.CaFile = c.Options.CaFile;
+    } else {
+      Options = { ...c.Options };
+    }
     const view: ConfigView = { Type: c.Type, Name: c.Name, Options };
     if (opts.verbose) {
       view.CreatedAt = c.createdAt;
       view.UpdatedAt = c.updatedAt;
-      view.Principals = store.principalsOfConfig(c.Name).map((p) => ({ Principal: p.path, ProviderUserId: p.providerUserId, AssignedAt: p.assignedAt }));
+      view.Principals = store.principalsOfConfig(c.Name).map((p) => ({ Principal: p.path, ProviderUserId: p.providerUserId, AssignedAt: p.assignedAt, Pending: p.pending }));
     }
     return view;
   }
@@ -125,7 +145,9 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     const view: PrincipalView = {
       Name: p.name,
       Principal: principalPath(p.type, p.name),
-      Mfa: p.assignment ? { Config: p.assignment.configName, Type: p.assignment.configType, ProviderUserId: p.assignment.providerUserId } : null,
+      Mfa: p.assignment
+        ? { Config: p.assignment.configName, Type: p.assignment.configType, ProviderUserId: p.assignment.providerUserId, ...(verbose ? { Pending: p.assignment.pending } : {}) }
+        : null,
     };
     if (verbose) {
       view.CreatedAt = p.createdAt;
@@ -160,7 +182,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
   }
 
   function audit(principal: string, action: string, outcome: 'allowed' | 'denied' | 'error' | 'ok', detail = '') {
-    store.audit({ at: nowIso(), principal, action, outcome, detail: sanitizeLine(detail), actor: actor.principal, source: actor.source });
+    store.audit({ at: nowIso(), principal: sanitizeLine(principal, 300), action, outcome, detail: sanitizeLine(detail), actor: actor.principal, source: actor.source });
   }
 
   async function createPrincipal(type: PrincipalType, name: string, credential: string | null): Promise<Principal> {
@@ -192,6 +214,37 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
   }
 
   const DENIED = 'authentication denied: wrong user name, password or passcode';
+
+  /**
+   * A TOTP code: valid within ±Skew steps, and its time step later than any accepted before for this principal
+   * (S16: the compare-and-set in one write transaction lets exactly one of N parallel uses through). A first
+   * valid code confirms a pending enrolment. Wrong codes and replays are the same uniform denial (S17).
+   */
+  async function checkTotp(
+    principal: Principal,
+    config: Extract<StoredConfig, { Type: 'totp' }>,
+    code: string,
+    denied: (reason: string, counted: boolean, error: SsrunError) => never,
+    failing: (e: unknown) => never = (e) => {
+      throw e;
+    },
+  ): Promise<void> {
+    let state: ReturnType<Store['getTotpState']>;
+    try {
+      state = store.getTotpState(principal.id);
+    } catch (e) {
+      failing(e);
+    }
+    if (!state) denied(`${config.Name}: no TOTP secret`, false, new SsrunError('PROVIDER_MISCONFIGURED', `${principalPath(principal.type, principal.name)} has no TOTP secret; assign ${shown(config.Name)} again to enrol`));
+    const r = await providers.totp.verify({ secret: state!.secret, code, options: config.Options, at: clock.now() });
+    if (!r.valid) denied(`${config.Name}: invalid code`, true, new SsrunError('AUTH_DENIED', DENIED));
+    const committed = store.write(() => {
+      if (!store.commitTimeStep(principal.id, (r as { timeStep: number }).timeStep)) return false;
+      if (state!.pending) store.confirmAssignment(principal.id);
+      return true;
+    });
+    if (!committed) denied(`${config.Name}: code of an already used time step (replay)`, true, new SsrunError('AUTH_DENIED', DENIED));
+  }
 
   async function login(req: LoginRequest): Promise<LoginResult> {
     const name = validatePrincipalName(req.name, req.type);
@@ -232,54 +285,93 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
       });
 
     let factor = isUser ? 'password' : 'api-key';
-    let bypass = false;
+    let detail = factor;
+    let recoveryCodesLeft: number | undefined;
     const assignment = principal.assignment;
-    if (assignment) {
+    const denied: (reason: string, counted: boolean, error: SsrunError) => never = (reason, counted, error) => {
+      if (!counted) giveBack();
+      audit(path, 'login', 'denied', reason);
+      throw error;
+    };
+
+    if (req.method?.kind === 'recovery') {
+      // A recovery code stands in for any provider's second factor, once (S16 for codes: one UPDATE wins).
+      const left = store.recoveryCodesLeft(principal.id);
+      if (left === 0) denied('no recovery codes left', false, new SsrunError('RECOVERY_CODES_EXHAUSTED', `${path} has no recovery codes left; an administrator can issue new ones with \`ssrun mfa recovery-codes -p ${path}\``));
+      const digest = store.recoveryDigest(principal.id, normalizeRecoveryCode(req.method.code) ?? req.method.code);
+      const used = store.write(() => store.useRecoveryCode(principal.id, digest, nowIso()));
+      if (!used) denied('recovery code: wrong or already used', true, new SsrunError('AUTH_DENIED', DENIED));
+      recoveryCodesLeft = left - 1;
+      factor = 'recovery-code';
+      detail = `recovery-code (${recoveryCodesLeft} left)`;
+    } else if (assignment) {
       // S14: an assigned principal never falls back to "no MFA": every path below either allows or throws.
       if (!req.method && !req.chooseFactor) {
         giveBack();
-        throw new SsrunError('MFA_REQUIRED', `MFA required: pass -m with a passcode or one of push, phone, sms, auto`);
+        audit(path, 'login', 'denied', 'MFA required, no factor given');
+        throw assignment.configType === 'totp'
+          ? new SsrunError('MFA_REQUIRED', 'MFA required: pass -m with the code from your authenticator app', { totp: true })
+          : new SsrunError('MFA_REQUIRED', `MFA required: pass -m with a passcode or one of push, phone, sms, auto`);
       }
-      let outcome;
-      try {
-        const config = store.getConfig(assignment.configName);
-        if (!config) throw new SsrunError('PROVIDER_MISCONFIGURED', `MFA configuration ${shown(assignment.configName)} assigned to ${path} is missing; login denied`);
-        outcome = await providers[config.Type].authenticate({
-          options: config.Options,
-          providerUserId: assignment.providerUserId,
-          method: req.method,
-          chooseFactor: req.chooseFactor,
-          onProgress: req.onProgress,
-          signal: req.signal,
-          deadline: clock.now().getTime() + (req.timeoutMs ?? DEFAULT_MFA_TIMEOUT_MS),
-        });
-      } catch (e) {
+      // A configuration that cannot be read (SECRET_UNDECRYPTABLE…) fails closed, audited, not counted.
+      const failing: (e: unknown) => never = (e) => {
         giveBack();
         const code = e instanceof SsrunError ? e.code : 'INTERNAL';
         audit(path, 'login', 'error', `${code}${e instanceof Error ? `: ${e.message}` : ''}`);
         throw e;
+      };
+      let config: StoredConfig | undefined;
+      try {
+        config = store.getConfig(assignment.configName);
+      } catch (e) {
+        failing(e);
       }
-      if (outcome.result === 'deny') {
-        const guess = outcome.reason === 'denied' || outcome.reason === 'fraud' || outcome.reason === 'invalid_passcode';
-        if (!guess) giveBack();
-        audit(path, 'login', 'denied', `${assignment.configName}: ${outcome.reason}${outcome.message ? ` (${outcome.message})` : ''}`);
-        switch (outcome.reason) {
-          case 'invalid_passcode':
-            throw new SsrunError('AUTH_DENIED', DENIED);
-          case 'fraud':
-            throw new SsrunError('MFA_FRAUD', `login denied: the request was reported as fraudulent; your administrator has been alerted`);
-          case 'enroll':
-            throw new SsrunError('MFA_NOT_ENROLLED', `login denied: ${principal.name} is not enrolled in Duo${outcome.message ? ` (${sanitizeLine(outcome.message)})` : ''}`);
-          case 'sms_sent':
-            throw new SsrunError('MFA_SMS_SENT', `SMS passcodes sent; run the login again with -m CODE`);
-          case 'timeout':
-            throw new SsrunError('MFA_TIMEOUT', `login denied: no answer from your device in time`);
-          default:
-            throw new SsrunError('MFA_DENIED', `login denied${outcome.message ? `: ${sanitizeLine(outcome.message)}` : ''}`);
+      if (!config) denied('configuration missing', false, new SsrunError('PROVIDER_MISCONFIGURED', `MFA configuration ${shown(assignment.configName)} assigned to ${path} is missing; login denied`));
+      if (config!.Type === 'totp') {
+        const method = req.method ?? (await req.chooseFactor!([]));
+        if (method.kind !== 'passcode') denied(`${assignment.configName}: ${method.factor} is not a TOTP code`, false, new SsrunError('INVALID_METHOD', `-m: ${path} uses TOTP (${shown(assignment.configName)}); pass the code from the authenticator app`));
+        await checkTotp(principal, config as Extract<StoredConfig, { Type: 'totp' }>, (method as { passcode: string }).passcode, denied, failing);
+        factor = 'totp';
+        detail = assignment.pending ? 'totp (enrolment confirmed)' : 'totp';
+      } else {
+        const duoConfig = config as Extract<StoredConfig, { Type: 'duo' }>;
+        let outcome;
+        try {
+          outcome = await providers.duo.authenticate({
+            options: duoConfig.Options,
+            providerUserId: assignment.providerUserId,
+            method: req.method as DuoMethod | undefined,
+            chooseFactor: req.chooseFactor,
+            onProgress: req.onProgress,
+            signal: req.signal,
+            deadline: clock.now().getTime() + (req.timeoutMs ?? DEFAULT_MFA_TIMEOUT_MS),
+          });
+        } catch (e) {
+          failing(e);
         }
+        if (outcome.result === 'deny') {
+          // Counted: wrong codes and refusals, and also unanswered pushes and sent SMS, so that a stolen password
+          // cannot be used for endless push or SMS bombing (at most 5 per lockout period).
+          const guess = outcome.reason !== 'enroll' && outcome.reason !== 'policy';
+          const reason = `${assignment.configName}: ${outcome.reason}${outcome.message ? ` (${outcome.message})` : ''}`;
+          switch (outcome.reason) {
+            case 'invalid_passcode':
+              denied(reason, guess, new SsrunError('AUTH_DENIED', DENIED));
+            case 'fraud':
+              denied(reason, guess, new SsrunError('MFA_FRAUD', `login denied: the request was reported as fraudulent; your administrator has been alerted`));
+            case 'enroll':
+              denied(reason, guess, new SsrunError('MFA_NOT_ENROLLED', `login denied: ${principal.name} is not enrolled in Duo${outcome.message ? ` (${sanitizeLine(outcome.message)})` : ''}`));
+            case 'sms_sent':
+              denied(reason, guess, new SsrunError('MFA_SMS_SENT', `SMS passcodes sent; run the login again with -m CODE`));
+            case 'timeout':
+              denied(reason, guess, new SsrunError('MFA_TIMEOUT', `login denied: no answer from your device in time`));
+            default:
+              denied(reason, guess, new SsrunError('MFA_DENIED', `login denied${outcome.message ? `: ${sanitizeLine(outcome.message)}` : ''}`));
+          }
+        }
+        factor = outcome.factor;
+        detail = outcome.bypass ? `${factor}: Duo bypass (preauth allow)` : factor;
       }
-      factor = outcome.factor;
-      bypass = outcome.bypass;
     }
 
     const token = crypto.randomToken();
@@ -289,9 +381,9 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
       const s = afterSuccess();
       store.saveAuthState(principal.id, s.failedCount, s.lockedUntil);
       store.insertSession({ tokenHash: crypto.digestToken(token), principalId: principal.id, epoch: principal.epoch, factor, createdAt: now.toISOString(), expiresAt });
-      audit(path, 'login', 'allowed', bypass ? `${factor}: Duo bypass (preauth allow)` : factor);
+      audit(path, 'login', 'allowed', detail);
     });
-    return { Principal: path, Factor: factor, ExpiresAt: expiresAt, token };
+    return { Principal: path, Factor: factor, ExpiresAt: expiresAt, token, ...(recoveryCodesLeft !== undefined ? { RecoveryCodesLeft: recoveryCodesLeft } : {}) };
   }
 
   /** The caller behind a bearer token; unknown, expired and revoked tokens are all refused alike. */
@@ -327,6 +419,12 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     );
   }
 
+  /** A refusal no rule can lift (root's own credentials): audited, FORBIDDEN. */
+  function refuse(caller: Caller, why: string): never {
+    store.write(() => audit(caller.path, 'authorize', 'denied', why));
+    throw new SsrunError('FORBIDDEN', `${caller.path} may not do this: ${why}`);
+  }
+
   function authzTarget(principal: string, operation: string, resource: string) {
     const ref = parsePrincipalPath(principal);
     return { ref, op: validateOperation(operation), res: validateResource(resource) };
@@ -335,16 +433,20 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
   return {
     // ---- MFA configurations ----------------------------------------------------------------------------
     async listConfigs(opts: { verbose?: boolean; showSecrets?: boolean } = {}): Promise<ConfigView[]> {
-      return store.listConfigs().sort(byName).map((c) => configView(c, opts));
+      const views = store.listConfigs().sort(byName).map((c) => configView(c, opts));
+      if (opts.showSecrets) store.write(() => audit('-', 'mfa.show-secrets', 'ok', 'all configurations'));
+      return views;
     },
 
     async getConfig(name: string, opts: { verbose?: boolean; showSecrets?: boolean } = {}): Promise<ConfigView> {
-      return configView(requireConfig(name), opts);
+      const view = configView(requireConfig(name), opts);
+      if (opts.showSecrets) store.write(() => audit('-', 'mfa.show-secrets', 'ok', view.Name));
+      return view;
     },
 
     async createConfig(input: unknown): Promise<ConfigView> {
       const config = parseNewConfig(input);
-      if (config.Options.SecretKey === REDACTED) throw new SsrunError('INVALID_CONFIG', `Options.SecretKey: is the redacted placeholder ${shown(REDACTED)}; give the real secret key`);
+      if (config.Type === 'duo' && config.Options.SecretKey === REDACTED) throw new SsrunError('INVALID_CONFIG', `Options.SecretKey: is the redacted placeholder ${shown(REDACTED)}; give the real secret key`);
       return store.write(() => {
         const existing = store.getConfig(config.Name);
         if (existing) throw new SsrunError('CONFIG_EXISTS', `MFA configuration ${shown(existing.Name)} already exists (names are case-insensitive); use \`ssrun mfa update\``);
@@ -365,10 +467,9 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
         if (doc.Type !== existing.Type) {
           throw new SsrunError('TYPE_IMMUTABLE', `Type: ${shown(existing.Name)} is ${shown(existing.Type)}, the file says ${shown(doc.Type)}; a configuration's type cannot change`);
         }
-        const options = { ...doc.Options };
+        const next = { ...doc, Name: existing.Name } as MfaConfig;
         // The redacted placeholder from `mfa get` keeps the stored secret, so get → edit → update works.
-        if (options.SecretKey === REDACTED) options.SecretKey = existing.Options.SecretKey;
-        const next: MfaConfig = { Type: existing.Type, Name: existing.Name, Options: options };
+        if (next.Type === 'duo' && existing.Type === 'duo' && next.Options.SecretKey === REDACTED) next.Options = { ...next.Options, SecretKey: existing.Options.SecretKey };
         const updated = store.updateConfig(existing.Name, next, nowIso());
         audit('-', 'mfa.update', 'ok', existing.Name);
         return configView(updated);
@@ -399,16 +500,95 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     },
 
     // ---- assignment ------------------------------------------------------------------------------------
-    async assignPrincipal(path: string, providerUserId: string, configName: string) {
+    /**
+     * Assigns a configuration. Duo: `providerUserId` is the principal's Duo user. TOTP: it is a base32 secret
+     * to import, or absent to generate one; the secret and its otpauth:// URI are returned this once
+     * (generated only), and the assignment stays pending until a first valid code.
+     */
+    async assignPrincipal(path: string, providerUserId: string | undefined, configName: string): Promise<AssignResult> {
       const ref = parsePrincipalPath(path);
-      const id = validateProviderUserId(providerUserId);
-      return store.write(() => {
-        const config = requireConfigName(configName);
+      const found = requireConfigName(configName);
+      if (found.Type === 'duo') {
+        const id = validateProviderUserId(providerUserId);
+        return store.write(() => {
+          const config = requireConfigName(configName);
+          const p = requirePrincipal(ref.type, ref.name);
+          const replaced = p.assignment?.configName ?? null;
+          store.assign(p.id, config.Name, id, nowIso());
+          audit(ref.path, 'mfa.assign', 'ok', `${config.Name}${replaced ? ` (replaces ${replaced})` : ''}`);
+          return { Principal: ref.path, Config: config.Name, ProviderUserId: id, Replaced: replaced };
+        });
+      }
+      const imported = providerUserId !== undefined && providerUserId !== '' ? validateTotpSecret(providerUserId) : undefined;
+      const secret = imported ?? (await providers.totp.generateSecret());
+      const result = store.write(() => {
+        const config = requireConfig(configName);
+        if (config.Type !== 'totp') throw new SsrunError('CONFIG_NOT_FOUND', `MFA configuration ${shown(configName)} changed type; try again`);
         const p = requirePrincipal(ref.type, ref.name);
         const replaced = p.assignment?.configName ?? null;
-        store.assign(p.id, config.Name, id, nowIso());
-        audit(ref.path, 'mfa.assign', 'ok', `${config.Name}${replaced ? ` (replaces ${replaced})` : ''}`);
-        return { Principal: ref.path, Config: config.Name, ProviderUserId: id, Replaced: replaced };
+        store.assign(p.id, config.Name, p.name, nowIso(), { secret, pending: true });
+        audit(ref.path, 'mfa.assign', 'ok', `${config.Name}, TOTP secret ${imported ? 'imported' : 'generated'}, pending${replaced ? ` (replaces ${replaced})` : ''}`);
+        return { config, p, replaced };
+      });
+      const base = { Principal: ref.path, Config: result.config.Name, ProviderUserId: result.p.name, Replaced: result.replaced, Pending: true };
+      if (imported) return base;
+      const uri = await providers.totp.uri({ secret, issuer: result.config.Options.Issuer, label: result.p.name, options: result.config.Options });
+      return { ...base, Secret: secret, OtpauthUri: uri };
+    },
+
+    /** `mfa verify`: a first valid code confirms a pending TOTP enrolment (failures count toward the lockout). */
+    async verifyEnrollment(name: string, code: string) {
+      const n = validatePrincipalName(name, 'user');
+      const path = principalPath('user', n);
+      const reservation = store.write(() => {
+        const p = requirePrincipal('user', n);
+        const d = beginAttempt(stateOf(p), clock.now());
+        if (d.decision === 'locked') {
+          audit(path, 'mfa.verify', 'denied', 'locked out');
+          return lockedError(path, d.until, d.failedCount);
+        }
+        store.saveAuthState(p.id, d.next.failedCount, d.next.lockedUntil);
+        return { principal: p, reserved: d.next, previous: d.previous };
+      });
+      if (reservation instanceof SsrunError) throw reservation;
+      const p = reservation.principal;
+      const giveBack = () =>
+        store.write(() => {
+          const now = store.getPrincipalById(p.id);
+          if (now) {
+            const s = refund(stateOf(now), reservation.reserved, reservation.previous);
+            store.saveAuthState(now.id, s.failedCount, s.lockedUntil);
+          }
+        });
+      const denied: (reason: string, counted: boolean, error: SsrunError) => never = (reason, counted, error) => {
+        if (!counted) giveBack();
+        audit(path, 'mfa.verify', 'denied', reason);
+        throw error;
+      };
+      const config = p.assignment ? store.getConfig(p.assignment.configName) : undefined;
+      if (!p.assignment || config?.Type !== 'totp') denied('no TOTP assignment', false, new SsrunError('ASSIGNMENT_NOT_FOUND', `${path} has no TOTP configuration assigned`));
+      const wasPending = p.assignment!.pending;
+      await checkTotp(p, config as Extract<StoredConfig, { Type: 'totp' }>, code, denied);
+      store.write(() => {
+        const s = afterSuccess();
+        store.saveAuthState(p.id, s.failedCount, s.lockedUntil);
+        audit(path, 'mfa.verify', 'ok', wasPending ? 'enrolment confirmed' : 'code valid');
+      });
+      return { Principal: path, Config: config!.Name, Verified: true, Pending: false, WasPending: wasPending };
+    },
+
+    /** Ten new single-use recovery codes, shown this once; only keyed digests are kept; earlier codes stop working. */
+    async recoveryCodes(path: string) {
+      const ref = parsePrincipalPath(path);
+      const codes = Array.from({ length: RECOVERY_CODE_COUNT }, () => {
+        const raw = crypto.randomString(RECOVERY_ALPHABET, 12);
+        return `${raw.slice(0, 4)}-${raw.slice(4, 8)}-${raw.slice(8)}`;
+      });
+      return store.write(() => {
+        const p = requirePrincipal(ref.type, ref.name);
+        store.replaceRecoveryCodes(p.id, codes.map((c) => store.recoveryDigest(p.id, c)), nowIso());
+        audit(ref.path, 'mfa.recovery-codes', 'ok', `${codes.length} codes issued; earlier codes revoked`);
+        return { Principal: principalPath(p.type, p.name), RecoveryCodes: codes };
       });
     },
 
@@ -508,6 +688,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
 
     authenticate,
     authorize,
+    refuse,
 
     // ---- authorizations --------------------------------------------------------------------------------
     async createAuthorization(principal: string, operation: string, effect: string, resource: string): Promise<Authorization> {
@@ -553,4 +734,4 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
 export type Ssrun = ReturnType<typeof createSsrun>;
 
 /** What a command line needs: the embedded service, or the remote client over a server's HTTP API. */
-export type SsrunApi = Omit<Ssrun, 'authenticate' | 'authorize'>;
+export type SsrunApi = Omit<Ssrun, 'authenticate' | 'authorize' | 'refuse'>;

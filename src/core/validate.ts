@@ -12,8 +12,12 @@ import {
   type ConfigType,
   type DuoOptions,
   type Factor,
+  TOTP_ALGORITHMS,
+  TOTP_DEFAULTS,
   type MfaConfig,
   type MfaMethod,
+  type TotpAlgorithm,
+  type TotpOptions,
   type PrincipalRef,
   type PrincipalType,
 } from './model.js';
@@ -108,7 +112,7 @@ function requireString(value: unknown, field: string, opts: { secret?: boolean; 
 export function validateConfigName(value: unknown, field = 'Name'): string {
   if (typeof value !== 'string') fail('INVALID_NAME', `${field}: expected a string, received ${typeName(value)}`);
   const name = value.trim();
-  if (!CONFIG_NAME_RE.test(name)) {
+  if (!CONFIG_NAME_RE.test(name) || name === '.' || name === '..') {
     fail('INVALID_NAME', `${field}: ${shown(value)} is not a valid name; expected 1–120 characters of letters, digits, space and . _ @ + -`);
   }
   return name;
@@ -142,8 +146,38 @@ function parseDuoOptions(raw: unknown): DuoOptions {
   return options;
 }
 
+const TOTP_KEYS = ['Issuer', 'Digits', 'Period', 'Algorithm', 'Skew'] as const;
+
+function integerIn(value: unknown, field: string, allowed: (n: number) => boolean, expected: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) fail('INVALID_CONFIG', `${field}: expected a whole number (${expected}), received ${typeName(value)}${typeof value === 'number' ? ` ${value}` : ''}`);
+  if (!allowed(value)) fail('INVALID_CONFIG', `${field}: ${value} is out of range; expected ${expected}`);
+  return value;
+}
+
+/** Options of a totp configuration: every one optional, with the defaults of authenticator apps. */
+function parseTotpOptions(raw: unknown): TotpOptions {
+  if (raw === undefined) return { ...TOTP_DEFAULTS };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('INVALID_CONFIG', `Options: expected an object, received ${typeName(raw)}`);
+  const keys = pickKeys(raw as Record<string, unknown>, TOTP_KEYS, 'Options');
+  const o: TotpOptions = { ...TOTP_DEFAULTS };
+  if (keys.has('Issuer')) {
+    o.Issuer = requireString(keys.get('Issuer'), 'Options.Issuer', { max: 64 });
+    if (o.Issuer.includes(':')) fail('INVALID_CONFIG', `Options.Issuer: ${shown(o.Issuer)} contains ":", which authenticator apps read as the label separator`);
+  }
+  if (keys.has('Digits')) o.Digits = integerIn(keys.get('Digits'), 'Options.Digits', (n) => n === 6 || n === 8, '6 or 8') as 6 | 8;
+  if (keys.has('Period')) o.Period = integerIn(keys.get('Period'), 'Options.Period', (n) => n >= 15 && n <= 300, 'seconds from 15 to 300');
+  if (keys.has('Skew')) o.Skew = integerIn(keys.get('Skew'), 'Options.Skew', (n) => n >= 0 && n <= 2, 'time steps from 0 to 2');
+  if (keys.has('Algorithm')) {
+    const a = keys.get('Algorithm');
+    const upper = typeof a === 'string' ? a.trim().toUpperCase().replace('-', '') : undefined;
+    if (!upper || !(TOTP_ALGORITHMS as readonly string[]).includes(upper)) fail('INVALID_CONFIG', `Options.Algorithm: expected one of ${TOTP_ALGORITHMS.join(', ')}, received ${typeof a === 'string' ? shown(a) : typeName(a)}`);
+    o.Algorithm = upper as TotpAlgorithm;
+  }
+  return o;
+}
+
 /** Parses an MFA configuration document (already JSON-decoded). Name may be absent for updates. */
-export function parseConfigDocument(raw: unknown): { Type: ConfigType; Name: string | undefined; Options: DuoOptions } {
+export function parseConfigDocument(raw: unknown): Omit<MfaConfig, 'Name'> & { Name: string | undefined } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     fail('INVALID_CONFIG', `expected a JSON object such as {"Type":"duo","Name":…,"Options":{…}}, received ${typeName(raw)}`);
   }
@@ -154,13 +188,14 @@ export function parseConfigDocument(raw: unknown): { Type: ConfigType; Name: str
     fail('INVALID_CONFIG', `Type: unknown type ${shown(typeRaw)}; expected one of: ${CONFIG_TYPES.join(', ')}`);
   }
   const name = keys.has('Name') ? validateConfigName(keys.get('Name')) : undefined;
-  return { Type: type as ConfigType, Name: name, Options: parseDuoOptions(keys.get('Options')) };
+  if (type === 'totp') return { Type: 'totp', Name: name, Options: parseTotpOptions(keys.get('Options')) };
+  return { Type: 'duo', Name: name, Options: parseDuoOptions(keys.get('Options')) };
 }
 
 export function parseNewConfig(raw: unknown): MfaConfig {
   const doc = parseConfigDocument(raw);
   if (doc.Name === undefined) fail('INVALID_CONFIG', 'Name: required, but missing');
-  return { Type: doc.Type, Name: doc.Name, Options: doc.Options };
+  return { ...doc, Name: doc.Name } as MfaConfig;
 }
 
 /** Decodes JSON text, reporting line and column of a syntax error. */
@@ -211,7 +246,8 @@ export function parsePrincipalPath(value: unknown): PrincipalRef {
 }
 
 export function validatePrincipalName(value: unknown, type: PrincipalType): string {
-  if (typeof value !== 'string' || !PRINCIPAL_NAME_RE.test(value)) {
+  // "." and ".." would be path segments, not names, in a server's URLs.
+  if (typeof value !== 'string' || !PRINCIPAL_NAME_RE.test(value) || value === '.' || value === '..') {
     fail('INVALID_NAME', `${type} name: ${shown(value)} is not valid; expected 1–120 characters of letters, digits and . _ @ + -`);
   }
   return value;
@@ -235,12 +271,15 @@ export function validatePassword(password: string, field = 'password', minChars 
 
 /** `-m` for login: a passcode is all digits (6–10); push, phone, sms and auto are factors; nothing else. */
 export function parseMfaMethod(value: string): MfaMethod {
-  const v = value.trim();
+  // Exactly as typed: a padded code is not a code (S17).
+  const v = value;
   if (/^[0-9]{6,10}$/.test(v)) return { kind: 'passcode', passcode: v };
+  const recovery = normalizeRecoveryCode(v);
+  if (recovery) return { kind: 'recovery', code: recovery };
   const lower = v.toLowerCase();
   if ((FACTORS as readonly string[]).includes(lower)) return { kind: 'factor', factor: lower as Factor };
   if (/^[0-9]+$/.test(v)) fail('INVALID_METHOD', `-m: a passcode has 6–10 digits, received ${v.length}`);
-  fail('INVALID_METHOD', `-m: expected a passcode (6–10 digits) or one of ${FACTORS.join(', ')}`);
+  fail('INVALID_METHOD', `-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of ${FACTORS.join(', ')}`);
 }
 
 const RESOURCE_SEGMENT_RE = /^[A-Za-z0-9._@+-]{1,120}$/;
@@ -278,4 +317,28 @@ export function parseSince(value: string, now: Date): string {
     if (!Number.isNaN(t)) return new Date(t).toISOString();
   }
   fail('USAGE', `--since: expected an ISO 8601 date (2026-11-23 or 2026-11-23T10:00:00Z) or a duration such as 30m, 12h, 7d, received ${shown(value)}`);
+}
+
+// ---- TOTP secrets and recovery codes --------------------------------------------------------------------
+
+/** Crockford's base32 alphabet (no i, l, o, u): what recovery codes are made of. */
+export const RECOVERY_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+const RECOVERY_RE = /^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}$/;
+
+/** A recovery code as typed (any case; i/l read as 1, o as 0), normalized; undefined when it is not one. */
+export function normalizeRecoveryCode(value: string): string | undefined {
+  const v = value.toLowerCase().replace(/[il]/g, '1').replace(/o/g, '0');
+  return RECOVERY_RE.test(v) ? v : undefined;
+}
+
+export const MIN_TOTP_SECRET_BYTES = 16;
+
+/** A TOTP secret to import (`-m`): RFC 4648 base32 (no padding needed), at least 128 bits. Never echoed. */
+export function validateTotpSecret(value: string): string {
+  const v = value.replace(/[\s-]/g, '').replace(/=+$/, '').toUpperCase();
+  if (v === '' || !/^[A-Z2-7]+$/.test(v)) fail('INVALID_TOTP_SECRET', '-m: the secret is not base32 (letters A–Z and digits 2–7); expected the secret an authenticator app shows');
+  const bytes = Math.floor((v.length * 5) / 8);
+  if (bytes < MIN_TOTP_SECRET_BYTES) fail('INVALID_TOTP_SECRET', `-m: the secret has ${bytes * 8} bits; at least ${MIN_TOTP_SECRET_BYTES * 8} are required`);
+  if (bytes > 128) fail('INVALID_TOTP_SECRET', `-m: the secret has ${bytes * 8} bits; at most 1024 are accepted`);
+  return v;
 }

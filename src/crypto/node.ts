@@ -1,18 +1,40 @@
 // node:crypto behind the core's Crypto port: scrypt password hashes (S9), random tokens, digests and
 // constant-time comparisons on fixed-length digests (S10).
 
-import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { randomInt, createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
 import type { Crypto } from '../core/ports.js';
 
 /** OWASP/S9: N=2^17, r=8, p=1; 16-byte salt; 32-byte key. Parameters are stored with each hash. */
 export const SCRYPT = { logN: 17, r: 8, p: 1, keyLength: 32, saltLength: 16 };
 
+// At most (cores - 1) hashes at once, at least one: on a server, a burst of logins (each ~128 MiB and a core
+// for a few hundred ms) must not take every core from the request loop, nor every libuv thread from DNS and
+// file work. Waiting hashes queue in order.
+const MAX_HASHES = Math.max(1, availableParallelism() - 1);
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function withHashSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= MAX_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 function scryptAsync(password: string, salt: Buffer, logN: number, r: number, p: number, keyLength: number): Promise<Buffer> {
   const N = 2 ** logN;
-  return new Promise((resolve, reject) => {
-    // maxmem must exceed 128 * N * r bytes; give it headroom.
-    scrypt(password.normalize('NFC'), salt, keyLength, { N, r, p, maxmem: 256 * N * r }, (err, key) => (err ? reject(err) : resolve(key)));
-  });
+  return withHashSlot(
+    () =>
+      new Promise((resolve, reject) => {
+        // maxmem must exceed 128 * N * r bytes; give it headroom.
+        scrypt(password.normalize('NFC'), salt, keyLength, { N, r, p, maxmem: 256 * N * r }, (err, key) => (err ? reject(err) : resolve(key)));
+      }),
+  );
 }
 
 export async function hashPassword(password: string): Promise<string> {
@@ -46,6 +68,7 @@ export const nodeCrypto: Crypto = {
   hashPassword,
   verifyPassword,
   randomToken: () => randomBytes(32).toString('base64url'),
+  randomString: (alphabet, length) => Array.from({ length }, () => alphabet[randomInt(alphabet.length)]).join(''),
   digestToken,
   equalDigests,
   randomId: () => randomUUID(),

@@ -7,6 +7,7 @@ import type { IncomingMessage, RequestOptions } from 'node:http';
 import { SsrunError } from '../core/errors.js';
 import type { Factor, MfaMethod } from '../core/model.js';
 import type { LoginRequest, LoginResult, SsrunApi } from '../core/service.js';
+import { sanitizeLine } from '../core/validate.js';
 import { API_BASE, NDJSON, errorFromBody } from './protocol.js';
 
 export interface RemoteTarget {
@@ -83,6 +84,8 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
         let size = 0;
         let pending = '';
         let streamed: { result?: unknown; error?: unknown } | undefined;
+        // Decode across chunk boundaries (a multi-byte character may be split between two chunks).
+        const decoder = new TextDecoder('utf-8');
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size > MAX_ANSWER_BYTES) {
@@ -90,7 +93,7 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
             return done(() => reject(new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} sent an answer over ${MAX_ANSWER_BYTES} bytes`)));
           }
           if (opts.stream && status === 200 && String(res.headers['content-type']).startsWith(NDJSON)) {
-            pending += c.toString('utf8');
+            pending += decoder.decode(c, { stream: true });
             let nl: number;
             while ((nl = pending.indexOf('\n')) >= 0) {
               const text = pending.slice(0, nl);
@@ -147,25 +150,26 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
     const send = async (method: MfaMethod | undefined) => {
       const body: Record<string, unknown> =
         req.type === 'user' ? { username: req.name, password: req.secret } : { name: req.name, api_key: req.secret };
-      if (method) body.mfa = method.kind === 'passcode' ? method.passcode : method.factor;
+      if (method) body.mfa = method.kind === 'passcode' ? method.passcode : method.kind === 'recovery' ? method.code : method.factor;
       if (req.timeoutMs !== undefined) body.timeout = Math.ceil(req.timeoutMs / 1000);
-      const r = await call<{ Principal: string; Factor: string; ExpiresAt: string; access_token: string }>('POST', path, {
+      const r = await call<{ Principal: string; Factor: string; ExpiresAt: string; access_token: string; RecoveryCodesLeft?: number }>('POST', path, {
         body,
         token: null,
         signal: req.signal,
         timeoutMs: (req.timeoutMs ?? 60_000) + REQUEST_TIMEOUT_MS,
-        stream: (line) => req.onProgress?.({ kind: 'info', message: String((line as { progress: string }).progress) }),
+        // A server's words, escaped like Duo's before they reach the terminal.
+        stream: (line) => req.onProgress?.({ kind: 'info', message: sanitizeLine(String((line as { progress: string }).progress)) }),
       });
       if (!r || typeof r.access_token !== 'string' || typeof r.Principal !== 'string') throw new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} answered the login without a token; login denied`);
-      return { Principal: r.Principal, Factor: r.Factor, ExpiresAt: r.ExpiresAt, token: r.access_token };
+      return { Principal: r.Principal, Factor: r.Factor, ExpiresAt: r.ExpiresAt, token: r.access_token, ...(typeof r.RecoveryCodesLeft === 'number' ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}) };
     };
     try {
       return await send(req.method);
     } catch (e) {
       // Like the embedded store: with no -m on a terminal, offer the factors once MFA turns out to be required.
       if (!(e instanceof SsrunError && e.code === 'MFA_REQUIRED' && !req.method && req.chooseFactor)) throw e;
-      const all: Factor[] = ['push', 'phone', 'sms'];
-      return send(await req.chooseFactor(all));
+      const offered: Factor[] = e.detail?.totp === true ? [] : ['push', 'phone', 'sms'];
+      return send(await req.chooseFactor(offered));
     }
   }
 
@@ -175,7 +179,9 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
     createConfig: (input) => call('POST', '/multi_factor', { body: input }),
     updateConfig: (name, input) => call('PUT', `/multi_factor/${enc(name)}`, { body: input }),
     deleteConfig: (name, o = {}) => call('DELETE', `/multi_factor/${enc(name)}`, { query: { force: o.force } }),
-    assignPrincipal: (principal, id, config) => call('POST', '/multi_factor_assignments', { body: { principal, mfa_identity: id, config } }),
+    assignPrincipal: (principal, id, config) => call('POST', '/multi_factor_assignments', { body: { principal, ...(id !== undefined ? { mfa_identity: id } : {}), config } }),
+    verifyEnrollment: (username, code) => call('POST', '/multi_factor_verify', { body: { username, code } }),
+    recoveryCodes: (principal) => call('POST', '/multi_factor_recovery_codes', { body: { principal } }),
     removePrincipal: (principal) => call('DELETE', '/multi_factor_assignments', { query: { principal } }),
 
     init: (password) => call('POST', '/init', { body: { password }, token: null }),

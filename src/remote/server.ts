@@ -36,7 +36,13 @@ type Guard =
       self?: (req: Req, caller: Caller) => boolean;
       /** A second permission some requests need (secrets in clear: update). */
       also?: (req: Req) => { op: Operation; resource: string } | undefined;
+      /** Whether the request changes root's own credentials or MFA: only root may (no rule can allow it). */
+      touchesRoot?: (req: Req) => boolean;
     };
+
+const ROOT_PATH = 'principal/internal/user/root';
+const isRootName = (name: unknown) => typeof name === 'string' && name.toLowerCase() === 'root';
+const isRootPath = (path: unknown) => typeof path === 'string' && path.toLowerCase() === ROOT_PATH;
 
 /** One row of the API: also the README's table. */
 interface Route {
@@ -44,7 +50,8 @@ interface Route {
   path: string;
   guard: Guard;
   body?: Record<string, unknown>;
-  login?: boolean;
+  /** A login route: which kind of principal it logs in. */
+  login?: 'user' | 'application';
   status?: number;
   handle: (ssrun: Ssrun, req: Req, caller: Caller | undefined) => Promise<unknown>;
 }
@@ -72,7 +79,7 @@ function principalRoutes(type: PrincipalType, base: string): Route[] {
   if (type === 'user') {
     routes.push(
       { method: 'POST', path: base, status: 201, guard: { op: 'create', resource: bodyPrincipalResource('user') }, body: obj({ name: str(200), password: str(4096) }, ['name', 'password']), handle: (s, r) => s.createUser(String(r.body.name), String(r.body.password)) },
-      { method: 'PUT', path: `${base}/:name/password`, guard: { op: 'update', resource: principalResource('user') }, body: obj({ password: str(4096) }, ['password']), handle: (s, r) => s.setPassword(r.params.name!, String(r.body.password)) },
+      { method: 'PUT', path: `${base}/:name/password`, guard: { op: 'update', resource: principalResource('user'), touchesRoot: (r) => isRootName(r.params.name) }, body: obj({ password: str(4096) }, ['password']), handle: (s, r) => s.setPassword(r.params.name!, String(r.body.password)) },
     );
   } else {
     routes.push({ method: 'POST', path: base, status: 201, guard: { op: 'create', resource: bodyPrincipalResource('application') }, body: obj({ name: str(200) }, ['name']), handle: (s, r) => s.createApplication(String(r.body.name)) });
@@ -88,11 +95,12 @@ const LOGIN_BODY = { mfa: str(64), timeout: { type: 'integer', minimum: 1, maxim
 
 export const ROUTES: Route[] = [
   { method: 'POST', path: '/init', guard: 'none', body: obj({ password: str(4096) }, ['password']), handle: (s, r) => {
-    if (!isLoopbackAddress(r.ip)) throw new SsrunError('FORBIDDEN', 'init over the network is refused; run `ssrun init --home DIR` on the server, or call it from the server itself');
+    const proxied = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'via'].some((h) => r.headers[h] !== undefined);
+    if (!isLoopbackAddress(r.ip) || proxied) throw new SsrunError('FORBIDDEN', 'init over the network is refused; run `ssrun init --home DIR` on the server, or call it from the server itself');
     return s.init(String(r.body.password));
   } },
-  { method: 'POST', path: '/connect/token/internal', guard: 'none', login: true, body: obj({ username: str(200), password: str(4096), ...LOGIN_BODY }, ['username', 'password']), handle: () => Promise.resolve() },
-  { method: 'POST', path: '/connect/api_key_token', guard: 'none', login: true, body: obj({ name: str(200), api_key: str(4096), ...LOGIN_BODY }, ['name', 'api_key']), handle: () => Promise.resolve() },
+  { method: 'POST', path: '/connect/token/internal', guard: 'none', login: 'user', body: obj({ username: str(200), password: str(4096), ...LOGIN_BODY }, ['username', 'password']), handle: () => Promise.resolve() },
+  { method: 'POST', path: '/connect/api_key_token', guard: 'none', login: 'application', body: obj({ name: str(200), api_key: str(4096), ...LOGIN_BODY }, ['name', 'api_key']), handle: () => Promise.resolve() },
   { method: 'POST', path: '/connect/logout', guard: 'token', handle: (s, r) => s.logout(bearer(r)!) },
   { method: 'GET', path: '/whoami', guard: 'token', handle: (s, r) => s.whoami(bearer(r)) },
 
@@ -101,9 +109,13 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/multi_factor', status: 201, guard: mfa('create'), body: ANY_JSON, handle: (s, r) => s.createConfig(r.body) },
   { method: 'PUT', path: '/multi_factor/:name', guard: mfa('update'), body: ANY_JSON, handle: (s, r) => s.updateConfig(r.params.name!, r.body) },
   { method: 'DELETE', path: '/multi_factor/:name', guard: mfa('delete'), handle: (s, r) => s.deleteConfig(r.params.name!, { force: flag(r.query.force) }) },
-  { method: 'POST', path: '/multi_factor_assignments', guard: mfa('update'), body: obj({ principal: str(300), mfa_identity: str(300), config: str(200) }, ['principal', 'mfa_identity', 'config']),
-    handle: (s, r) => s.assignPrincipal(String(r.body.principal), String(r.body.mfa_identity), String(r.body.config)) },
-  { method: 'DELETE', path: '/multi_factor_assignments', guard: mfa('update'), handle: (s, r) => s.removePrincipal(r.query.principal ?? '') },
+  { method: 'POST', path: '/multi_factor_assignments', guard: { ...mfa('update'), touchesRoot: (r) => isRootPath(r.body?.principal) }, body: obj({ principal: str(300), mfa_identity: str(300), config: str(200) }, ['principal', 'config']),
+    handle: (s, r) => s.assignPrincipal(String(r.body.principal), r.body.mfa_identity === undefined ? undefined : String(r.body.mfa_identity), String(r.body.config)) },
+  { method: 'POST', path: '/multi_factor_verify', guard: { ...mfa('update'), self: (r, c) => c.type === 'user' && c.name.toLowerCase() === String(r.body?.username).toLowerCase() },
+    body: obj({ username: str(200), code: str(64) }, ['username', 'code']), handle: (s, r) => s.verifyEnrollment(String(r.body.username), String(r.body.code)) },
+  { method: 'POST', path: '/multi_factor_recovery_codes', status: 201, guard: { ...mfa('update'), self: (r, c) => c.path.toLowerCase() === String(r.body?.principal).toLowerCase(), touchesRoot: (r) => isRootPath(r.body?.principal) },
+    body: obj({ principal: str(300) }, ['principal']), handle: (s, r) => s.recoveryCodes(String(r.body.principal)) },
+  { method: 'DELETE', path: '/multi_factor_assignments', guard: { ...mfa('update'), touchesRoot: (r) => isRootPath(r.query.principal) }, handle: (s, r) => s.removePrincipal(r.query.principal ?? '') },
 
   ...principalRoutes('user', '/users'),
   ...principalRoutes('application', '/applications'),
@@ -160,6 +172,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     logger: false,
     trustProxy: false,
     return503OnClosing: true,
+    // A client must send its whole request within 30 s (no slow-loris); names may be 120 characters long.
+    requestTimeout: 30_000,
+    maxParamLength: 300,
+    frameworkErrors: (err: Error, _req: unknown, reply: unknown) => {
+      // Fastify's own refusals (a malformed URL, a parameter too long) in our error shape.
+      void (reply as FastifyReply).code(400).send(errorBody(new SsrunError('USAGE', `request: ${sanitizeLine(err.message, 120)}`)));
+    },
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key, minVersion: 'TLSv1.2' as const } } : {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }) as unknown as FastifyInstance;
@@ -194,6 +213,17 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     void reply.code(404).send(errorBody(new SsrunError('ROUTE_NOT_FOUND', `no such endpoint: ${req.method} ${sanitizeLine(req.url.split('?')[0] ?? '', 120)}`)));
   });
 
+  app.server.maxConnections = 2048;
+  const shutdown = new AbortController();
+  app.addHook('preClose', async () => shutdown.abort());
+
+  // L6: a query parameter given twice is refused, not turned into an array the handlers do not expect.
+  app.addHook('preValidation', async (req) => {
+    for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
+      if (typeof v !== 'string') throw new SsrunError('USAGE', `query parameter ${sanitizeLine(k, 40)}: given more than once`);
+    }
+  });
+
   const serviceFor = (req: FastifyRequest, caller: Caller | undefined) =>
     createSsrun({ ...opts.deps, actor: { principal: caller?.path ?? 'anonymous', source: req.ip } });
   const anonymous = createSsrun({ ...opts.deps, actor: { principal: 'anonymous', source: 'server' } });
@@ -203,12 +233,16 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       method: route.method,
       url: `${API_BASE}${route.path}`,
       ...(route.body ? { schema: { body: route.body } } : {}),
-      ...(route.login ? { config: { rateLimit: { max: limits.loginMax, timeWindow: 60_000 } } } : {}),
+      // Both login routes share one bucket per address.
+      ...(route.login ? { config: { rateLimit: { max: limits.loginMax, timeWindow: 60_000, groupId: 'login' } } } : {}),
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         const r = req as Req;
         let caller: Caller | undefined;
         if (route.guard !== 'none') {
           caller = anonymous.authenticate(bearer(req));
+          if (route.guard !== 'token' && !caller.isRoot && route.guard.touchesRoot?.(r)) {
+            serviceFor(req, caller).refuse(caller, 'only root may change root\'s password, MFA or recovery codes');
+          }
           if (route.guard !== 'token' && !(route.guard.self?.(r, caller) ?? false)) {
             const guard = serviceFor(req, caller);
             guard.authorize(caller, route.guard.op, route.guard.resource(r, caller));
@@ -218,7 +252,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         }
         const ssrun = serviceFor(req, caller);
         void reply.header('cache-control', 'no-store');
-        if (route.login) return login(ssrun, r, reply);
+        if (route.login) return login(ssrun, route.login, r, reply, shutdown.signal);
         const result = await route.handle(ssrun, r, caller);
         return reply.code(route.status ?? 200).send(result);
       },
@@ -239,14 +273,18 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 }
 
 /** POST connect/…: JSON in and out, or (Accept: application/x-ndjson) progress lines and then the result. */
-async function login(ssrun: Ssrun, req: Req, reply: FastifyReply): Promise<unknown> {
-  const isUser = req.url.endsWith('/connect/token/internal');
+async function login(ssrun: Ssrun, kind: 'user' | 'application', req: Req, reply: FastifyReply, shuttingDown: AbortSignal): Promise<unknown> {
+  const isUser = kind === 'user';
   const b = req.body;
   const method = typeof b.mfa === 'string' && b.mfa !== '' ? parseMfaMethod(b.mfa) : undefined;
   const abort = new AbortController();
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) abort.abort();
   });
+  // A shutdown does not wait for a push nobody answers: the login is cancelled (and denied).
+  const onShutdown = () => abort.abort();
+  shuttingDown.addEventListener('abort', onShutdown, { once: true });
+  reply.raw.on('close', () => shuttingDown.removeEventListener('abort', onShutdown));
   const stream = String(req.headers.accept ?? '').includes(NDJSON);
   const run = (onProgress?: (e: { message: string }) => void) =>
     ssrun.login({
@@ -265,6 +303,7 @@ async function login(ssrun: Ssrun, req: Req, reply: FastifyReply): Promise<unkno
     access_token: r.token,
     token_type: 'Bearer',
     expires_in: Math.max(0, Math.round((Date.parse(r.ExpiresAt) - Date.now()) / 1000)),
+    ...(r.RecoveryCodesLeft !== undefined ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}),
   });
   if (!stream) return reply.send(answer(await run()));
 

@@ -4,12 +4,12 @@
 
 import type DatabaseConstructor from 'better-sqlite3';
 import { createRequire } from 'node:module';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SsrunError } from '../core/errors.js';
-import type { AuditEntry, Authorization, ConfigType, Effect, MfaConfig, Operation, Principal, PrincipalType, Session, StoredConfig } from '../core/model.js';
-import { principalPath } from '../core/model.js';
+import type { AuditEntry, Authorization, ConfigType, TotpOptions, Effect, MfaConfig, Operation, Principal, PrincipalType, Session, StoredConfig } from '../core/model.js';
+import { BUILTIN_TOTP_CONFIG, TOTP_DEFAULTS, principalPath } from '../core/model.js';
 import type { Store } from '../core/ports.js';
 import { DATA_KEY_AAD, keyId, newDataKey, open, seal } from './cipher.js';
 import { translateStoreError } from './errors.js';
@@ -32,13 +32,13 @@ function addonPath(): string | undefined {
   return nativeBinding || undefined;
 }
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 const APPLICATION_ID = 0x5353524e; // 'SSRN'
 export const DB_FILE = 'ssrun.db';
 export const KEY_FILE = 'master.key';
 
 /** Secret option fields per config type: sealed at rest, redacted in output. */
-const SECRET_FIELDS: Record<ConfigType, readonly string[]> = { duo: ['SecretKey'] };
+const SECRET_FIELDS: Record<ConfigType, readonly string[]> = { duo: ['SecretKey'], totp: [] };
 
 const MIGRATIONS: string[] = [
   // 1: the first schema
@@ -101,6 +101,17 @@ const MIGRATIONS: string[] = [
    ALTER TABLE audit ADD COLUMN source TEXT NOT NULL DEFAULT '';
    CREATE INDEX audit_by_at ON audit(at);
    CREATE INDEX sessions_by_expiry ON sessions(expires_at);`,
+  // 3: TOTP assignments (secret sealed, enrolment pending, last time step used) and recovery codes.
+  `ALTER TABLE assignments ADD COLUMN secret TEXT;
+   ALTER TABLE assignments ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE assignments ADD COLUMN last_step INTEGER;
+   CREATE TABLE recovery_codes (
+     principal_id TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+     digest TEXT NOT NULL,
+     used_at TEXT,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (principal_id, digest)
+   ) STRICT;`,
 ];
 
 export interface OpenOptions {
@@ -218,7 +229,20 @@ function setUp(db: Database, path: string, existed: boolean, opts: OpenOptions):
     );
   }
   master.fill(0);
-  return { store: createStore(db, dataKey, path), db, path, created, keyFileCreated, close: () => db.close() };
+  const store = createStore(db, dataKey, path);
+  addBuiltins(db, store);
+  return { store, db, path, created, keyFileCreated, close: () => db.close() };
+}
+
+/** The built-in `totp` configuration, added once per store (deleting it is then for good). */
+function addBuiltins(db: Database, store: Store): void {
+  const added = () => db.prepare(`SELECT 1 FROM meta WHERE key = 'builtin_totp'`).pluck().get() !== undefined;
+  if (added()) return;
+  store.write(() => {
+    if (added()) return;
+    if (!store.findConfig(BUILTIN_TOTP_CONFIG)) store.insertConfig({ Type: 'totp', Name: BUILTIN_TOTP_CONFIG, Options: { ...TOTP_DEFAULTS } }, new Date().toISOString());
+    db.prepare(`INSERT INTO meta (key, value) VALUES ('builtin_totp', '1')`).run();
+  });
 }
 
 interface PrincipalRow {
@@ -235,6 +259,7 @@ interface PrincipalRow {
   config_type: ConfigType | null;
   provider_user_id: string | null;
   assigned_at: string | null;
+  pending: number | null;
 }
 
 interface ConfigRow {
@@ -263,6 +288,7 @@ function createStore(db: Database, dataKey: Buffer, path: string): Store {
   };
 
   const secretAad = (id: string) => `mfa_configs:${id}:secrets`;
+  const totpAad = (principalId: string) => `assignments:${principalId}:secret`;
 
   function splitOptions(config: MfaConfig, id: string) {
     const open: Record<string, unknown> = {};
@@ -279,18 +305,17 @@ function createStore(db: Database, dataKey: Buffer, path: string): Store {
       if (!(e instanceof SsrunError)) throw e;
       throw new SsrunError('SECRET_UNDECRYPTABLE', `the secrets of MFA configuration ${JSON.stringify(row.name)} cannot be decrypted (${e.message.replace(/^.*: /, '')}); restore the store from a backup, or delete the configuration and create it again`);
     }
-    const options = { ...(JSON.parse(row.options) as Record<string, string>), ...secret };
-    return {
-      id: row.id,
-      Type: row.type,
-      Name: row.name,
-      Options: { IntegrationKey: options.IntegrationKey!, SecretKey: options.SecretKey!, Host: options.Host!, ...(options.CaFile !== undefined ? { CaFile: options.CaFile } : {}) },
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    };
+    const options = { ...(JSON.parse(row.options) as Record<string, unknown>), ...secret };
+    const meta = { id: row.id, Name: row.name, createdAt: row.created_at, updatedAt: row.updated_at };
+    if (row.type === 'totp') {
+      const o = options as Partial<TotpOptions>;
+      return { ...meta, Type: 'totp', Options: { Issuer: o.Issuer ?? TOTP_DEFAULTS.Issuer, Digits: o.Digits ?? TOTP_DEFAULTS.Digits, Period: o.Period ?? TOTP_DEFAULTS.Period, Algorithm: o.Algorithm ?? TOTP_DEFAULTS.Algorithm, Skew: o.Skew ?? TOTP_DEFAULTS.Skew } };
+    }
+    const d = options as Record<string, string>;
+    return { ...meta, Type: 'duo', Options: { IntegrationKey: d.IntegrationKey!, SecretKey: d.SecretKey!, Host: d.Host!, ...(d.CaFile !== undefined ? { CaFile: d.CaFile } : {}) } };
   }
 
-  const PRINCIPAL_SELECT = `SELECT p.*, c.name AS config_name, c.type AS config_type, a.provider_user_id, a.assigned_at
+  const PRINCIPAL_SELECT = `SELECT p.*, c.name AS config_name, c.type AS config_type, a.provider_user_id, a.assigned_at, a.pending
     FROM principals p LEFT JOIN assignments a ON a.principal_id = p.id LEFT JOIN mfa_configs c ON c.id = a.config_id`;
 
   function toPrincipal(r: PrincipalRow): Principal {
@@ -304,7 +329,7 @@ function createStore(db: Database, dataKey: Buffer, path: string): Store {
       lockedUntil: r.locked_until,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
-      assignment: r.config_name ? { configName: r.config_name, configType: r.config_type!, providerUserId: r.provider_user_id!, assignedAt: r.assigned_at! } : null,
+      assignment: r.config_name ? { configName: r.config_name, configType: r.config_type!, providerUserId: r.provider_user_id!, assignedAt: r.assigned_at!, pending: r.pending === 1 } : null,
     };
   }
 
@@ -351,9 +376,9 @@ function createStore(db: Database, dataKey: Buffer, path: string): Store {
     }),
     deleteConfig: (name) => guard(() => void stmt(`DELETE FROM mfa_configs WHERE id = ?`).run(configId(name))),
     principalsOfConfig: (name) => guard(() =>
-      (stmt(`SELECT p.type, p.name, a.provider_user_id, a.assigned_at FROM assignments a JOIN principals p ON p.id = a.principal_id
-             JOIN mfa_configs c ON c.id = a.config_id WHERE c.name = ? ORDER BY p.type, p.name`).all(name) as { type: PrincipalType; name: string; provider_user_id: string; assigned_at: string }[])
-        .map((r) => ({ path: principalPath(r.type, r.name), providerUserId: r.provider_user_id, assignedAt: r.assigned_at })),
+      (stmt(`SELECT p.type, p.name, a.provider_user_id, a.assigned_at, a.pending FROM assignments a JOIN principals p ON p.id = a.principal_id
+             JOIN mfa_configs c ON c.id = a.config_id WHERE c.name = ? ORDER BY p.type, p.name`).all(name) as { type: PrincipalType; name: string; provider_user_id: string; assigned_at: string; pending: number }[])
+        .map((r) => ({ path: principalPath(r.type, r.name), providerUserId: r.provider_user_id, assignedAt: r.assigned_at, pending: r.pending === 1 })),
     ),
 
     listPrincipals: (type) => guard(() => (stmt(`${PRINCIPAL_SELECT} WHERE p.type = ? ORDER BY p.name`).all(type) as PrincipalRow[]).map(toPrincipal)),
@@ -375,12 +400,38 @@ function createStore(db: Database, dataKey: Buffer, path: string): Store {
       raiseEpoch(principalId, at);
     }),
     deletePrincipal: (principalId) => guard(() => void stmt(`DELETE FROM principals WHERE id = ?`).run(principalId)),
-    assign: (principalId, configName, providerUserId, at) => guard(() => {
-      stmt(`INSERT INTO assignments (principal_id, config_id, provider_user_id, assigned_at) VALUES (?, ?, ?, ?)
-            ON CONFLICT (principal_id) DO UPDATE SET config_id = excluded.config_id, provider_user_id = excluded.provider_user_id, assigned_at = excluded.assigned_at`)
-        .run(principalId, configId(configName), providerUserId, at);
+    assign: (principalId, configName, providerUserId, at, totp) => guard(() => {
+      const sealed = totp ? seal(dataKey, Buffer.from(totp.secret, 'utf8'), totpAad(principalId)) : null;
+      stmt(`INSERT INTO assignments (principal_id, config_id, provider_user_id, assigned_at, secret, pending, last_step) VALUES (?, ?, ?, ?, ?, ?, NULL)
+            ON CONFLICT (principal_id) DO UPDATE SET config_id = excluded.config_id, provider_user_id = excluded.provider_user_id,
+              assigned_at = excluded.assigned_at, secret = excluded.secret, pending = excluded.pending, last_step = NULL`)
+        .run(principalId, configId(configName), providerUserId, at, sealed, totp?.pending ? 1 : 0);
       raiseEpoch(principalId, at);
     }),
+    getTotpState: (principalId) => guard(() => {
+      const r = stmt(`SELECT secret, last_step, pending FROM assignments WHERE principal_id = ?`).get(principalId) as { secret: string | null; last_step: number | null; pending: number } | undefined;
+      if (!r?.secret) return undefined;
+      let secret: string;
+      try {
+        secret = open(dataKey, r.secret, totpAad(principalId)).toString('utf8');
+      } catch (e) {
+        if (!(e instanceof SsrunError)) throw e;
+        throw new SsrunError('SECRET_UNDECRYPTABLE', `the TOTP secret of this principal cannot be decrypted; assign its configuration again to enrol anew`);
+      }
+      return { secret, lastStep: r.last_step, pending: r.pending === 1 };
+    }),
+    commitTimeStep: (principalId, step) => guard(() =>
+      stmt(`UPDATE assignments SET last_step = ? WHERE principal_id = ? AND (last_step IS NULL OR last_step < ?)`).run(step, principalId, step).changes === 1),
+    confirmAssignment: (principalId) => guard(() => void stmt(`UPDATE assignments SET pending = 0 WHERE principal_id = ?`).run(principalId)),
+
+    recoveryDigest: (principalId, code) => createHmac('sha256', dataKey).update(`recovery:${principalId}:${code}`).digest('hex'),
+    replaceRecoveryCodes: (principalId, digests, at) => guard(() => {
+      stmt(`DELETE FROM recovery_codes WHERE principal_id = ?`).run(principalId);
+      for (const d of digests) stmt(`INSERT INTO recovery_codes (principal_id, digest, created_at) VALUES (?, ?, ?)`).run(principalId, d, at);
+    }),
+    useRecoveryCode: (principalId, digest, at) => guard(() =>
+      stmt(`UPDATE recovery_codes SET used_at = ? WHERE principal_id = ? AND digest = ? AND used_at IS NULL`).run(at, principalId, digest).changes === 1),
+    recoveryCodesLeft: (principalId) => guard(() => stmt(`SELECT count(*) FROM recovery_codes WHERE principal_id = ? AND used_at IS NULL`).pluck().get(principalId) as number),
     unassign: (principalId, at) => guard(() => {
       stmt(`DELETE FROM assignments WHERE principal_id = ?`).run(principalId);
       raiseEpoch(principalId, at);

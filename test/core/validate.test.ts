@@ -80,7 +80,7 @@ describe('parseConfigDocument / parseNewConfig: rejected documents name the fiel
     ['an array', [], 'INVALID_CONFIG', /^expected a JSON object such as .*, received an array$/],
     ['null', null, 'INVALID_CONFIG', /received null$/],
     ['a string', 'duo', 'INVALID_CONFIG', /received a string$/],
-    ['an unknown type', duo({}, { Type: 'okta' }), 'INVALID_CONFIG', 'Type: unknown type "okta"; expected one of: duo'],
+    ['an unknown type', duo({}, { Type: 'okta' }), 'INVALID_CONFIG', 'Type: unknown type "okta"; expected one of: duo, totp'],
     ['a missing type', { Name: 'Cfg', Options: duo().Options }, 'INVALID_CONFIG', 'Type: required, but missing'],
     ['a numeric type', duo({}, { Type: 1 }), 'INVALID_CONFIG', 'Type: expected a string, received a number'],
     ['an empty type', duo({}, { Type: '  ' }), 'INVALID_CONFIG', 'Type: must not be empty'],
@@ -222,13 +222,15 @@ describe('parseMfaMethod', () => {
   it.each([
     ['123456', { kind: 'passcode', passcode: '123456' }],
     ['1234567890', { kind: 'passcode', passcode: '1234567890' }],
-    [' 654321 ', { kind: 'passcode', passcode: '654321' }],
     ['000000', { kind: 'passcode', passcode: '000000' }],
     ['push', { kind: 'factor', factor: 'push' }],
     ['PUSH', { kind: 'factor', factor: 'push' }],
     ['Phone', { kind: 'factor', factor: 'phone' }],
     ['sms', { kind: 'factor', factor: 'sms' }],
     ['auto', { kind: 'factor', factor: 'auto' }],
+    ['abcd-efgh-jkmn', { kind: 'recovery', code: 'abcd-efgh-jkmn' }],
+    ['ABCD-EFGH-JKMN', { kind: 'recovery', code: 'abcd-efgh-jkmn' }],
+    ['o0il-0000-1111', { kind: 'recovery', code: '0011-0000-1111' }], // o reads as 0, i and l as 1
   ])('parses %j', (input, method) => {
     expect(parseMfaMethod(input)).toEqual(method);
   });
@@ -237,12 +239,15 @@ describe('parseMfaMethod', () => {
     ['12345', '-m: a passcode has 6–10 digits, received 5'],
     ['1', '-m: a passcode has 6–10 digits, received 1'],
     ['12345678901', '-m: a passcode has 6–10 digits, received 11'],
-    ['foo', '-m: expected a passcode (6–10 digits) or one of push, phone, sms, auto'],
-    ['', '-m: expected a passcode (6–10 digits) or one of push, phone, sms, auto'],
-    ['12ab56', '-m: expected a passcode (6–10 digits) or one of push, phone, sms, auto'],
-    ['123 456', '-m: expected a passcode (6–10 digits) or one of push, phone, sms, auto'],
-    ['１２３４５６', '-m: expected a passcode (6–10 digits) or one of push, phone, sms, auto'],
-    ['pushy', '-m: expected a passcode (6–10 digits) or one of push, phone, sms, auto'],
+    ['foo', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
+    ['', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
+    ['12ab56', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
+    ['123 456', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
+    ['１２３４５６', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
+    // S17: a padded code is not a code (no trimming)
+    [' 654321 ', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
+    ['abcd-efgh-jkm', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
+    ['pushy', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
   ])('rejects %j', (input, message) => {
     const e = caught(() => parseMfaMethod(input));
     expect([e.code, e.message, e.exitCode]).toEqual(['INVALID_METHOD', message, 2]);

@@ -21,6 +21,8 @@ function doc(name: string, options: Record<string, unknown> = {}, top: Record<st
   return { Type: 'duo', Name: name, Options: { IntegrationKey: IKEY, SecretKey: SK, Host: HOST, ...options }, ...top };
 }
 
+const BUILTIN_TOTP = { Type: 'totp', Name: 'totp', Options: { Issuer: 'ssrun', Digits: 6, Period: 30, Algorithm: 'SHA1', Skew: 1 } };
+
 const text = (d: unknown) => (typeof d === 'string' ? d : `${JSON.stringify(d, null, 2)}\n`);
 
 /** A refusal: this exit code, nothing on stdout, one line on stderr carrying the message and the code. */
@@ -89,8 +91,11 @@ describe('mfa get', () => {
   let home: string;
   beforeAll(async () => {
     home = tempHome();
-    const empty = ok(await ssrun(['mfa', 'get'], { home }));
-    expect(empty.stdout).toBe('[]\n');
+    // A new store holds the built-in TOTP configuration; this suite's listings are of Duo configurations only.
+    const fresh = ok(await ssrun(['mfa', 'get'], { home }));
+    expect(json(fresh)).toEqual([BUILTIN_TOTP]);
+    expect(json(ok(await ssrun(['mfa', 'delete', '-n', 'totp'], { home })))).toEqual({ Deleted: 'totp', PrincipalsUnassigned: 0 });
+    expect(ok(await ssrun(['mfa', 'get'], { home })).stdout).toBe('[]\n');
     for (const [name, sk] of [
       ['charlie', SK],
       ['Bravo', SK2],
@@ -439,15 +444,16 @@ describe('assignments: assign-principal, remove-principal, delete', () => {
       expectRefused(await ssrun(['mfa', 'assign-principal', ...args], { home }), exitCode, code, message);
     });
 
-    it('assign-principal: each option is required', async () => {
+    it('assign-principal: each option is required (-m for a duo configuration)', async () => {
       for (const [args, missing] of [
         [['-m', 'x', '-c', 'First'], '-p, --principal <path>'],
-        [['-p', USER, '-c', 'First'], '-m, --mfa-identity <id>'],
         [['-p', USER, '-m', 'x'], '-c, --config <name>'],
       ] as const) {
         const r = await ssrun(['mfa', 'assign-principal', ...args], { home });
         expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', `ssrun: error: required option '${missing}' not specified\n`]);
       }
+      // -m is the Duo user for duo (a TOTP configuration generates a secret without it)
+      expectRefused(await ssrun(['mfa', 'assign-principal', '-p', USER, '-c', 'First'], { home }), 2, 'USAGE', "provider user id (-m): required; expected the principal's user id at the provider");
     });
 
     it.each<[string, string, number, string, string]>([
@@ -496,7 +502,7 @@ describe('assignments: assign-principal, remove-principal, delete', () => {
     const r = ok(await ssrun(['mfa', 'delete', '-n', 'First', '--force'], { home }));
     expect(r.stderr).toBe('');
     expect(json(r)).toEqual({ Deleted: 'First', PrincipalsUnassigned: 2 });
-    expect(ok(await ssrun(['mfa', 'get'], { home })).stdout).toBe('[]\n');
+    expect(json(ok(await ssrun(['mfa', 'get'], { home })))).toEqual([BUILTIN_TOTP]);
     expect(json(ok(await ssrun(['user', 'get', '-n', 'mallory'], { home }))).Mfa).toBeNull();
     expect(json(ok(await ssrun(['application', 'get', '-n', 'deployer'], { home }))).Mfa).toBeNull();
     // The principals themselves remain.

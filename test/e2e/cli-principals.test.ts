@@ -185,7 +185,7 @@ describe('users', () => {
   describe('login refuses bad usage before any attempt is counted', () => {
     it.concurrent.each<[string, string[], string | undefined, string, string]>([
       ['-m 12345 (a passcode too short)', ['-u', 'alice', '-p', PW_ALICE, '-m', '12345'], undefined, 'INVALID_METHOD', '-m: a passcode has 6–10 digits, received 5'],
-      ['-m foo', ['-u', 'alice', '-p', PW_ALICE, '-m', 'foo'], undefined, 'INVALID_METHOD', '-m: expected a passcode (6–10 digits) or one of push, phone, sms, auto'],
+      ['-m foo', ['-u', 'alice', '-p', PW_ALICE, '-m', 'foo'], undefined, 'INVALID_METHOD', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
       ['neither -u nor -a', ['-p', PW_ALICE], undefined, 'USAGE', 'login: pass either -u USER or -a APPLICATION'],
       ['both -u and -a', ['-u', 'alice', '-a', 'app', '-p', PW_ALICE], undefined, 'USAGE', 'login: pass either -u USER or -a APPLICATION'],
       ['no password on a non-TTY', ['-u', 'alice'], undefined, 'USAGE', 'password required: pass --password-stdin (or -p) when not on a terminal'],
@@ -488,6 +488,6 @@ describe.skipIf(isRemote())('the command line', () => {
     writeFileSync(join(notDb, 'ssrun.db'), 'this is not SQLite at all, just text\n');
     expectRefused(await ssrun(['--home', notDb, 'mfa', 'get'], { home }), 8, 'STORE_CORRUPT', 'is not an SQLite database; refusing to use or overwrite it');
     expect(readFileSync(join(notDb, 'ssrun.db'), 'utf8')).toBe('this is not SQLite at all, just text\n');
-    expect(json<any[]>(ok(await ssrun(['mfa', 'get'], { home }))).map((c) => c.Name)).toEqual(['Cfg']);
+    expect(json<any[]>(ok(await ssrun(['mfa', 'get'], { home }))).map((c) => c.Name)).toEqual(['Cfg', 'totp']);
   });
 });

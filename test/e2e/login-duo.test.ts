@@ -179,7 +179,8 @@ describe.concurrent('ssrun login with Duo', () => {
     const before = fake.requestsFor('sms#e2e').length;
     expect(outcome(await login('bob-sms', undefined))).toEqual(failed(5, 'MFA required: pass -m with a passcode or one of push, phone, sms, auto (MFA_REQUIRED)'));
     expect(fake.requestsFor('sms#e2e')).toHaveLength(before);
-    expect(await failedAttempts('bob-sms')).toEqual({ FailedAttempts: 0, LockedUntil: null });
+    // Sending SMS counts as an attempt (so a stolen password cannot pump SMS); MFA required does not.
+    expect(await failedAttempts('bob-sms')).toEqual({ FailedAttempts: 1, LockedUntil: null });
   });
 
   it('a push nobody answers ends at --timeout', async () => {

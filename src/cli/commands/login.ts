@@ -1,7 +1,8 @@
 // ssrun login / logout: password or API key first, then the second factor; exit 0 only when allowed.
 
 import { SsrunError } from '../../core/errors.js';
-import type { Factor, MfaMethod } from '../../core/model.js';
+import type { Factor } from '../../core/model.js';
+import type { DuoMethod } from '../../core/ports.js';
 import { parseMfaMethod } from '../../core/validate.js';
 import { canPrompt, io, resolveTarget, service, type GlobalOptions } from '../context.js';
 import { obtainSecret } from '../input.js';
@@ -20,8 +21,13 @@ export interface LoginOptions extends GlobalOptions {
 }
 
 /** Like pam_duo: on a terminal with no -m, offer the factors the user's devices support. */
-async function chooseFactor(available: Factor[]): Promise<MfaMethod> {
+async function chooseFactor(available: Factor[]): Promise<DuoMethod> {
   const { select, input } = await import('@inquirer/prompts');
+  if (available.length === 0) {
+    // TOTP: the only factor is the code from the authenticator app.
+    const code = await input({ message: 'Authenticator code:', validate: (v) => /^[0-9]{6,10}$/.test(v) || 'a code has 6 or 8 digits' });
+    return { kind: 'passcode', passcode: code };
+  }
   const choice = await select<'passcode' | Factor>({
     message: 'Second factor',
     choices: [
@@ -69,6 +75,13 @@ export async function login(opts: LoginOptions): Promise<void> {
     });
     await saveSession(opts, target.key, { token: result.token, principal: result.Principal, expiresAt: result.ExpiresAt });
     printJson({ Principal: result.Principal, Factor: result.Factor, ExpiresAt: result.ExpiresAt });
+    if (result.RecoveryCodesLeft !== undefined) {
+      io.notice(
+        result.RecoveryCodesLeft === 0
+          ? 'that was your last recovery code: ask an administrator for new ones (ssrun mfa recovery-codes)'
+          : `${result.RecoveryCodesLeft} recovery code${result.RecoveryCodesLeft === 1 ? '' : 's'} left`,
+      );
+    }
   } finally {
     process.off('SIGINT', onSigint);
   }
@@ -76,17 +89,19 @@ export async function login(opts: LoginOptions): Promise<void> {
 
 export async function logout(opts: GlobalOptions): Promise<void> {
   const target = await resolveTarget(opts);
-  const saved = await takeSession(opts, target.key);
+  const saved = await savedSession(opts, target.key);
   if (!saved) throw new SsrunError('NOT_LOGGED_IN', 'not logged in');
   const ssrun = await service(opts, target);
   let LoggedOut: boolean;
   try {
     ({ LoggedOut } = await ssrun.logout(saved.token));
   } catch (e) {
-    // The token was already dead on the server: the local copy is gone either way.
+    // The token was already dead on the server: forget it. Any other failure (a server that cannot be
+    // reached) keeps it, so that logout can be run again: a live token is never just dropped.
     if (!(e instanceof SsrunError && (e.code === 'SESSION_EXPIRED' || e.code === 'UNAUTHENTICATED'))) throw e;
     LoggedOut = false;
   }
+  await takeSession(opts, target.key);
   printJson({ Principal: saved.principal, LoggedOut });
 }
 

@@ -57,11 +57,32 @@ export async function remove(opts: GlobalOptions & { name: string; force?: boole
   printJson(await ssrun.deleteConfig(opts.name, { force: opts.force }));
 }
 
-export async function assignPrincipal(opts: GlobalOptions & { principal: string; mfaIdentity: string; config: string }): Promise<void> {
+export async function assignPrincipal(opts: GlobalOptions & { principal: string; mfaIdentity?: string; config: string; qrFile?: string }): Promise<void> {
   const ssrun = await service(opts);
   const result = await ssrun.assignPrincipal(opts.principal, opts.mfaIdentity, opts.config);
   if (result.Replaced) io.notice(`${result.Principal} was assigned to ${JSON.stringify(result.Replaced)}; that assignment is replaced`);
   printJson(result);
+  if (opts.qrFile !== undefined && !result.OtpauthUri) io.notice('--qr-file: no QR code written (there is a new secret only when ssrun generates it, without -m)');
+  if (!result.OtpauthUri) return;
+  const { default: QRCode } = await import('qrcode');
+  if (opts.qrFile !== undefined) {
+    await QRCode.toFile(resolve(opts.qrFile), result.OtpauthUri, { type: 'png', errorCorrectionLevel: 'M' });
+    io.notice(`QR code written to ${resolve(opts.qrFile)}; it holds the secret: delete it once scanned`);
+  }
+  if (io.stdoutIsTTY) {
+    io.out(`\nScan with an authenticator app (shown once; the assignment is pending until a first valid code):\n`);
+    io.out(await QRCode.toString(result.OtpauthUri, { type: 'utf8', errorCorrectionLevel: 'M' }));
+  }
+}
+
+export async function verify(opts: GlobalOptions & { user: string; mfa: string }): Promise<void> {
+  printJson(await (await service(opts)).verifyEnrollment(opts.user, opts.mfa));
+}
+
+export async function recoveryCodes(opts: GlobalOptions & { principal: string }): Promise<void> {
+  const result = await (await service(opts)).recoveryCodes(opts.principal);
+  printJson(result);
+  io.notice(`${result.RecoveryCodes.length} recovery codes for ${result.Principal}: each works once, they are shown only now, and any earlier codes no longer work`);
 }
 
 export async function removePrincipal(opts: GlobalOptions & { principal: string }): Promise<void> {

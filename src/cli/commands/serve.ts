@@ -61,12 +61,18 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   printJson({ Listening: url, Store: opened.path });
   io.notice(`serving ${url}/secretssafe/api/v1 for the store in ${home}; SIGTERM or Ctrl-C stops`);
+  if (!deps.store.getPrincipal('user', 'root')?.credential) {
+    io.notice('root has no password yet: run `ssrun init` now, from this machine (the server accepts it only from a loopback address)');
+  }
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
       io.notice(`${signal}: finishing requests in flight, then stopping`);
+      // Requests get 10 s to finish (logins waiting on a device are cancelled at once); then connections are cut.
+      const deadline = setTimeout(() => app.server.closeAllConnections(), 10_000);
+      deadline.unref();
       app.close().then(
         () => {
           opened.close();

@@ -3,7 +3,6 @@
 // bounded timeouts, 429 back-off, and every unexpected answer turned into a denial. Never fails open.
 
 import { Agent, request as httpsRequest } from 'node:https';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { SsrunError, type ErrorCode } from '../../core/errors.js';
 import type { DuoOptions, Factor, MfaMethod } from '../../core/model.js';
@@ -215,17 +214,37 @@ export function createDuoProvider(deps: DuoClientDeps = {}): MfaProviderApi {
     return out;
   }
 
+  /**
+   * Options.CaFile, read with care: on a server the path comes from whoever may edit configurations, so only
+   * a regular file of at most 1 MiB holding a PEM certificate is read (never a FIFO, a device, /dev/zero…), and
+   * without blocking the event loop. The reason given does not reveal the file's content.
+   */
+  async function readCaFile(path: string, host: string): Promise<string> {
+    const { open } = await import('node:fs/promises');
+    const { constants } = await import('node:fs');
+    let text: string;
+    try {
+      const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+      try {
+        const st = await handle.stat();
+        if (!st.isFile()) fail('PROVIDER_MISCONFIGURED', host, `Options.CaFile ${path} is not a regular file`);
+        if (st.size > 1024 * 1024) fail('PROVIDER_MISCONFIGURED', host, `Options.CaFile ${path} is over 1 MiB`);
+        text = await handle.readFile('utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (e) {
+      if (e instanceof SsrunError) throw e;
+      fail('PROVIDER_MISCONFIGURED', host, `Options.CaFile ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) fail('PROVIDER_MISCONFIGURED', host, `Options.CaFile ${path} holds no PEM certificate`);
+    return text;
+  }
+
   return {
     async authenticate(ctx: DuoRequestContext): Promise<ProviderOutcome> {
       const opts = ctx.options;
-      let ca: string;
-      if (opts.CaFile) {
-        try {
-          ca = readFileSync(opts.CaFile, 'utf8');
-        } catch (e) {
-          fail('PROVIDER_MISCONFIGURED', opts.Host, `Options.CaFile ${opts.CaFile} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-        }
-      } else ca = duoPinnedCa();
+      const ca = opts.CaFile ? await readCaFile(opts.CaFile, opts.Host) : duoPinnedCa();
       const agent = new Agent({ keepAlive: true, maxSockets: 1, ca, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
       const clock = { offsetMs: 0, retriedSkew: false };
       try {
