@@ -419,6 +419,11 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     );
   }
 
+  /** Records a request refused before any use case ran (no valid token, rate limit). */
+  function noteRefusal(action: string, principal: string, detail: string): void {
+    store.write(() => audit(principal, action, 'denied', detail));
+  }
+
   /** A refusal no rule can lift (root's own credentials): audited, FORBIDDEN. */
   function refuse(caller: Caller, why: string): never {
     store.write(() => audit(caller.path, 'authorize', 'denied', why));
@@ -689,6 +694,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     authenticate,
     authorize,
     refuse,
+    noteRefusal,
 
     // ---- authorizations --------------------------------------------------------------------------------
     async createAuthorization(principal: string, operation: string, effect: string, resource: string): Promise<Authorization> {
@@ -734,4 +740,4 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
 export type Ssrun = ReturnType<typeof createSsrun>;
 
 /** What a command line needs: the embedded service, or the remote client over a server's HTTP API. */
-export type SsrunApi = Omit<Ssrun, 'authenticate' | 'authorize' | 'refuse'>;
+export type SsrunApi = Omit<Ssrun, 'authenticate' | 'authorize' | 'refuse' | 'noteRefusal'>;

@@ -226,6 +226,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   const serviceFor = (req: FastifyRequest, caller: Caller | undefined) =>
     createSsrun({ ...opts.deps, actor: { principal: caller?.path ?? 'anonymous', source: req.ip } });
+  const checkLogin = app.createRateLimit({ max: limits.loginMax, timeWindow: 60_000, keyGenerator: (req) => `login:${req.ip}` });
   const anonymous = createSsrun({ ...opts.deps, actor: { principal: 'anonymous', source: 'server' } });
 
   for (const route of ROUTES) {
@@ -233,13 +234,27 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       method: route.method,
       url: `${API_BASE}${route.path}`,
       ...(route.body ? { schema: { body: route.body } } : {}),
-      // Both login routes share one bucket per address.
-      ...(route.login ? { config: { rateLimit: { max: limits.loginMax, timeWindow: 60_000, groupId: 'login' } } } : {}),
+
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         const r = req as Req;
         let caller: Caller | undefined;
+        if (route.login) {
+          // Both login routes share one bucket per address (on top of the global limit).
+          const limit = await checkLogin(req);
+          if (!limit.isAllowed && limit.isExceeded) {
+            void reply.header('retry-after', String(limit.ttlInSeconds));
+            serviceFor(req, undefined).noteRefusal('login', req.ip, 'login rate limit of this address');
+            throw new SsrunError('RATE_LIMITED', `too many logins from ${req.ip}; retry in ${limit.ttlInSeconds} s`);
+          }
+        }
         if (route.guard !== 'none') {
-          caller = anonymous.authenticate(bearer(req));
+          try {
+            caller = anonymous.authenticate(bearer(req));
+          } catch (e) {
+            // Token guessing and dead tokens leave a trace too (never the token itself).
+            if (e instanceof SsrunError) serviceFor(req, undefined).noteRefusal(`${req.method} ${route.path}`, '-', e.code);
+            throw e;
+          }
           if (route.guard !== 'token' && !caller.isRoot && route.guard.touchesRoot?.(r)) {
             serviceFor(req, caller).refuse(caller, 'only root may change root\'s password, MFA or recovery codes');
           }

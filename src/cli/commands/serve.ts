@@ -56,16 +56,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new SsrunError('USAGE', `--listen ${host}:${port}: cannot listen (${code ?? (e as Error).message})`);
   }
-  const address = app.server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
-  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  printJson({ Listening: url, Store: opened.path });
-  io.notice(`serving ${url}/secretssafe/api/v1 for the store in ${home}; SIGTERM or Ctrl-C stops`);
-  if (!deps.store.getPrincipal('user', 'root')?.credential) {
-    io.notice('root has no password yet: run `ssrun init` now, from this machine (the server accepts it only from a loopback address)');
-  }
-
-  await new Promise<void>((resolve) => {
+  // Signals are handled before anything says "listening", so a supervisor may stop the server at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
@@ -90,4 +82,14 @@ export async function serve(opts: ServeOptions): Promise<void> {
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
   });
+
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  printJson({ Listening: url, Store: opened.path });
+  io.notice(`serving ${url}/secretssafe/api/v1 for the store in ${home}; SIGTERM or Ctrl-C stops`);
+  if (!deps.store.getPrincipal('user', 'root')?.credential) {
+    io.notice('root has no password yet: run `ssrun init` now, from this machine (the server accepts it only from a loopback address)');
+  }
+  await stopped;
 }
