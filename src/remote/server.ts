@@ -244,7 +244,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
           if (!limit.isAllowed && limit.isExceeded) {
             void reply.header('retry-after', String(limit.ttlInSeconds));
             serviceFor(req, undefined).noteRefusal('login', req.ip, 'login rate limit of this address');
-            throw new SsrunError('RATE_LIMITED', `too many logins from ${req.ip}; retry in ${limit.ttlInSeconds} s`);
+            throw new SsrunError('RATE_LIMITED', `too many requests from ${req.ip}; retry in ${limit.ttlInSeconds} s`);
           }
         }
         if (route.guard !== 'none') {

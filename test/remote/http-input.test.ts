@@ -167,7 +167,9 @@ describe('schema: missing, extra and mistyped fields are 400, before anything ru
       expectErrorAnswer(await asRoot('POST', '/users', { body: { name: 'eve' } }), 400, 'USAGE', "must have required property 'password'");
       expectErrorAnswer(await asRoot('PUT', '/users/alice/password', { body: { password: BODY_SECRET, old: 'x' } }), 400, 'USAGE', 'must NOT have additional properties');
       expectErrorAnswer(await asRoot('POST', '/applications', { body: { name: ['a', 'b'] } }), 400, 'USAGE', 'body.name: must be string');
-      expectErrorAnswer(await asRoot('POST', '/multi_factor_assignments', { body: { principal: 'principal/internal/user/alice', config: 'cfg' } }), 400, 'USAGE', "must have required property 'mfa_identity'");
+      expectErrorAnswer(await asRoot('POST', '/multi_factor_assignments', { body: { principal: 'principal/internal/user/alice' } }), 400, 'USAGE', "must have required property 'config'");
+      // mfa_identity is optional in the schema (a TOTP secret is generated without it); a duo configuration needs it
+      expectErrorAnswer(await asRoot('POST', '/multi_factor_assignments', { body: { principal: 'principal/internal/user/alice', config: 'cfg' } }), 400, 'USAGE', 'provider user id (-m): required');
       expectErrorAnswer(await asRoot('POST', '/authorizations', { body: { principal: 'principal/internal/user/alice', operation: 'read', effect: 'allow', resource: 'system/audit', extra: 1 } }), 400, 'USAGE');
       expectErrorAnswer(await asRoot('POST', '/users', { body: { name: 'eve', password: 'x'.repeat(5000) } }), 400, 'USAGE', 'body.password: must NOT have more than 4096 characters');
       // and the service's own checks, before any hashing
