@@ -174,7 +174,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return503OnClosing: true,
     // A client must send its whole request within 30 s (no slow-loris); names may be 120 characters long.
     requestTimeout: 30_000,
-    maxParamLength: 300,
+    routerOptions: { maxParamLength: 300 },
     frameworkErrors: (err: Error, _req: unknown, reply: unknown) => {
       // Fastify's own refusals (a malformed URL, a parameter too long) in our error shape.
       void (reply as FastifyReply).code(400).send(errorBody(new SsrunError('USAGE', `request: ${sanitizeLine(err.message, 120)}`)));
