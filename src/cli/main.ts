@@ -32,6 +32,7 @@ const loginCmd = () => import('./commands/login.js');
 const admin = () => import('./commands/admin.js');
 const contexts = () => import('./commands/contexts.js');
 const serveCmd = () => import('./commands/serve.js');
+const policies = () => import('./commands/policy.js');
 
 const outputOption = () => new Option('--output <format>', 'json (default) or table').choices(['json', 'table']);
 
@@ -87,6 +88,63 @@ function buildProgram(): Command {
     .description("remove a principal's MFA assignment")
     .requiredOption('-p, --principal <path>', 'principal/internal/user/NAME or principal/internal/application/NAME')
     .action(run(async () => (await mfa()).removePrincipal));
+
+  const pol = m.command('policy').description('MFA policies: who must use MFA, of which factors, enrolled by when');
+  pol.command('create')
+    .description('create a policy from a JSON file')
+    .requiredOption('-f, --file <file>', 'the policy JSON (- for stdin)')
+    .action(run(async () => (await policies()).policyCreate));
+  pol.command('get')
+    .description('print policies (a JSON array sorted by Name)')
+    .option('-n, --name <name>', 'print only this policy')
+    .addOption(outputOption())
+    .action(run(async () => (await policies()).policyGet));
+  pol.command('update')
+    .description('replace a policy (its Name cannot change)')
+    .requiredOption('-f, --file <file>', 'the policy JSON (- for stdin)')
+    .requiredOption('-n, --name <name>', 'the policy to update')
+    .action(run(async () => (await policies()).policyUpdate));
+  pol.command('delete')
+    .description('delete a policy')
+    .requiredOption('-n, --name <name>', 'the policy')
+    .action(run(async () => (await policies()).policyDelete));
+  pol.command('activate')
+    .description('enforce a policy (revokes the sessions of the principals it newly covers, except yours)')
+    .requiredOption('-n, --name <name>', 'the policy')
+    .action(run(async () => (await policies()).policyActivate));
+  pol.command('deactivate')
+    .description('stop enforcing a policy')
+    .requiredOption('-n, --name <name>', 'the policy')
+    .action(run(async () => (await policies()).policyDeactivate));
+  pol.command('explain')
+    .description('which policies apply to a principal, and which one set each requirement')
+    .option('-u, --user <name>', 'the user')
+    .option('-p, --principal <path>', 'or any principal path')
+    .action(run(async () => (await policies()).policyExplain));
+  pol.command('reset-deadline')
+    .description("restart a principal's enrolment window")
+    .requiredOption('-p, --principal <path>', 'the principal')
+    .action(run(async () => (await policies()).policyResetDeadline));
+
+  const g = program.command('group').description('groups of principals (principal/internal/group/NAME), for policies');
+  g.command('create').description('create a group').requiredOption('-n, --name <name>', 'the group name').action(run(async () => (await policies()).groupCreate));
+  g.command('get')
+    .description('print groups')
+    .option('-n, --name <name>', 'print only this group')
+    .option('-v, --verbose', 'list members and add CreatedAt')
+    .addOption(outputOption())
+    .action(run(async () => (await policies()).groupGet));
+  g.command('delete').description('delete a group (and remove it from policy targets)').requiredOption('-n, --name <name>', 'the group name').action(run(async () => (await policies()).groupDelete));
+  g.command('add-member')
+    .description('add a user or application to a group')
+    .requiredOption('-n, --name <name>', 'the group name')
+    .requiredOption('-p, --principal <path>', 'principal/internal/user/NAME or principal/internal/application/NAME')
+    .action(run(async () => (await policies()).groupAddMember));
+  g.command('remove-member')
+    .description('remove a member from a group')
+    .requiredOption('-n, --name <name>', 'the group name')
+    .requiredOption('-p, --principal <path>', 'the member')
+    .action(run(async () => (await policies()).groupRemoveMember));
 
   const u = program.command('user').description('users (principal/internal/user/NAME)');
   u.command('create')

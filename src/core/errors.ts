@@ -30,6 +30,9 @@ export const ERROR_CODES = {
   INVALID_PASSWORD: 'INVALID_INPUT',
   INVALID_METHOD: 'INVALID_INPUT',
   INVALID_TOTP_SECRET: 'INVALID_INPUT',
+  INVALID_POLICY: 'INVALID_INPUT',
+  /** The policies covering some principal would allow no factor at all. */
+  EMPTY_FACTOR_SET: 'INVALID_INPUT',
   FILE_UNREADABLE: 'INVALID_INPUT',
   INPUT_TOO_LARGE: 'INVALID_INPUT',
   NAME_IMMUTABLE: 'INVALID_INPUT',
@@ -40,6 +43,9 @@ export const ERROR_CODES = {
   ASSIGNMENT_NOT_FOUND: 'NOT_FOUND',
   NOT_LOGGED_IN: 'NOT_FOUND',
   AUTHORIZATION_NOT_FOUND: 'NOT_FOUND',
+  GROUP_NOT_FOUND: 'NOT_FOUND',
+  POLICY_NOT_FOUND: 'NOT_FOUND',
+  MEMBER_NOT_FOUND: 'NOT_FOUND',
   CONTEXT_NOT_FOUND: 'NOT_FOUND',
   ROUTE_NOT_FOUND: 'NOT_FOUND',
   // state conflicts
@@ -49,6 +55,11 @@ export const ERROR_CODES = {
   ALREADY_INITIALIZED: 'CONFLICT',
   ROOT_PROTECTED: 'CONFLICT',
   AUTHORIZATION_EXISTS: 'CONFLICT',
+  GROUP_EXISTS: 'CONFLICT',
+  POLICY_EXISTS: 'CONFLICT',
+  MEMBER_EXISTS: 'CONFLICT',
+  /** Enforcing the policy would leave root without a way in. */
+  ROOT_LOCKOUT: 'CONFLICT',
   CONTEXT_EXISTS: 'CONFLICT',
   // authentication
   AUTH_DENIED: 'AUTH_DENIED',
@@ -60,6 +71,12 @@ export const ERROR_CODES = {
   MFA_SMS_SENT: 'AUTH_DENIED',
   /** The principal has no unused recovery code left. */
   RECOVERY_CODES_EXHAUSTED: 'AUTH_DENIED',
+  /** A policy requires MFA and the enrolment deadline has passed. */
+  MFA_ENROLLMENT_REQUIRED: 'AUTH_DENIED',
+  /** The principal's factor is not one a policy allows. */
+  MFA_FACTOR_NOT_ALLOWED: 'AUTH_DENIED',
+  /** A policy asks for the second factor again (the session is older than ReverifyAfterHours). */
+  REVERIFY_REQUIRED: 'AUTH_DENIED',
   /** No token, or one the server does not know (server contexts). */
   UNAUTHENTICATED: 'AUTH_DENIED',
   /** The token expired, was logged out, or was revoked by a password or MFA change. */

@@ -61,6 +61,8 @@ export interface Principal {
   /** Password hash (users) or API-key digest (applications); never shown. */
   credential: string | null;
   epoch: number;
+  /** When a second factor (or recovery code) was last verified at login. */
+  lastMfaAt: string | null;
   failedCount: number;
   lockedUntil: string | null;
   createdAt: string;
@@ -134,4 +136,34 @@ export interface Caller {
 
 export function principalPath(type: PrincipalType, name: string): string {
   return `principal/internal/${type}/${name}`;
+}
+
+// ---- groups and MFA policies ------------------------------------------------------------------------------
+
+export interface Group {
+  id: string;
+  name: string;
+  createdAt: string;
+  /** Member principal paths, sorted. */
+  members: string[];
+}
+
+/** Which second factors a policy allows: any, only phishing-resistant ones, or these configurations. */
+export type FactorSpec = 'any' | 'phishing-resistant' | string[];
+
+/** Configuration types that resist phishing (origin-bound, like security keys). None of duo or totp is. */
+export const PHISHING_RESISTANT_TYPES: readonly ConfigType[] = [];
+
+export interface Policy {
+  Name: string;
+  Factors: FactorSpec;
+  /** Days a newly covered principal may log in without a factor; 0: enrol before the next login. */
+  EnrollWithinDays: number;
+  /** Hours after which a second-factor verification must be repeated, even with a valid session; null: never. */
+  ReverifyAfterHours: number | null;
+  /** principal/internal/{user,application,group}/NAME */
+  Targets: string[];
+  Active: boolean;
+  CreatedAt: string;
+  UpdatedAt: string;
 }

@@ -1,6 +1,9 @@
 // The ports the core depends on. Adapters live outside core/ (store/, providers/, crypto/).
 
-import type { AuditEntry, AuditRecord, Authorization, Effect, Operation, TotpOptions, ConfigType, DuoOptions, Factor, MfaConfig, MfaMethod, Principal, PrincipalType, Session, StoredConfig } from './model.js';
+import type { AuditEntry, AuditRecord, Authorization, Effect, Group, Operation, Policy, TotpOptions, ConfigType, DuoOptions, Factor, MfaConfig, MfaMethod, Principal, PrincipalType, Session, StoredConfig } from './model.js';
+
+/** A policy target resolved to the row it names. */
+export type PolicyTarget = { kind: 'group'; id: string; path: string } | { kind: 'principal'; id: string; path: string };
 
 export interface Clock {
   now(): Date;
@@ -60,6 +63,30 @@ export interface Store {
 
   audit(entry: AuditEntry): void;
   listAudit(filter: { since?: string; principal?: string; limit: number }): AuditRecord[];
+
+  insertGroup(name: string, at: string): Group;
+  getGroup(name: string): Group | undefined;
+  listGroups(): Group[];
+  deleteGroup(groupId: string): void;
+  addMember(groupId: string, principalId: string, at: string): boolean;
+  removeMember(groupId: string, principalId: string): boolean;
+  /** Paths of the groups the principal belongs to. */
+  groupsOf(principalId: string): string[];
+
+  /** Every configuration's name and type (no secrets opened). */
+  configTypes(): { name: string; type: ConfigType }[];
+  listPolicies(): Policy[];
+  getPolicy(name: string): Policy | undefined;
+  /** Inserts or replaces the policy (by name) with its targets, resolved to ids. */
+  savePolicy(policy: Omit<Policy, 'Targets' | 'CreatedAt' | 'UpdatedAt'>, targets: PolicyTarget[], at: string): Policy;
+  deletePolicy(name: string): void;
+
+  /** When policies first applied to the principal (the start of its enrolment window). */
+  firstApplied(principalId: string): string | undefined;
+  setFirstApplied(principalId: string, at: string, overwrite: boolean): void;
+  setLastMfa(principalId: string, at: string): void;
+  /** Ends the principal's sessions but the one with this token digest; returns how many ended. */
+  deleteSessionsExcept(principalId: string, keepTokenHash: string | undefined): number;
 }
 
 /** Hashing and randomness: node:crypto lives behind this port. */

@@ -2,6 +2,7 @@
 // the CLI (or the server) renders. Views returned here are what users see, secrets redacted by default.
 
 import { decide } from './authz.js';
+import { allows, covering, describeFactors, effective, satisfiable, type Effective } from './policy.js';
 import { SsrunError } from './errors.js';
 import { afterSuccess, beginAttempt, refund, type AuthState } from './lockout.js';
 import {
@@ -14,12 +15,14 @@ import {
   type Factor,
   type MfaConfig,
   type Operation,
+  type Group,
+  type Policy,
   type MfaMethod,
   type Principal,
   type PrincipalType,
   type StoredConfig,
 } from './model.js';
-import type { Clock, Crypto, DuoMethod, ProgressEvent, Providers, Store } from './ports.js';
+import type { Clock, Crypto, DuoMethod, PolicyTarget, ProgressEvent, Providers, Store } from './ports.js';
 import {
   MIN_ROOT_PASSWORD_CHARS,
   parseConfigDocument,
@@ -27,6 +30,10 @@ import {
   parsePrincipalPath,
   parseSince,
   validateEffect,
+  parsePolicyDocument,
+  parseTargetPath,
+  validateGroupName,
+  validatePolicyName,
   validateOperation,
   validateResource,
   shown,
@@ -85,7 +92,19 @@ export interface LoginResult {
   token: string;
   /** After a login with a recovery code: how many are left. */
   RecoveryCodesLeft?: number;
+  /** A policy requires MFA and the principal has none yet: until when it may still log in without. */
+  Enrollment?: EnrollmentNotice;
 }
+
+export interface EnrollmentNotice {
+  Policy: string;
+  DaysLeft: number;
+  Deadline: string;
+  How: string;
+}
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 
 export interface SsrunDeps {
   store: Store;
@@ -213,6 +232,113 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     return new SsrunError('LOCKED_OUT', `${path} is locked until ${until} after ${failedCount} failed attempts`, { lockedUntil: until });
   }
 
+  // ---- policies ----------------------------------------------------------------------------------------------
+
+  const pathOf = (p: Principal) => principalPath(p.type, p.name);
+  const allPrincipals = () => [...store.listPrincipals('user'), ...store.listPrincipals('application')];
+
+  /** The active policies' requirements for this principal (undefined: no active policy covers it). */
+  function policyFor(p: Principal, policies: Policy[] = store.listPolicies()): Effective | undefined {
+    return effective(covering(policies, pathOf(p), store.groupsOf(p.id)));
+  }
+
+  function coveredIds(policies: Policy[]): Set<string> {
+    return new Set(allPrincipals().filter((p) => policyFor(p, policies)).map((p) => p.id));
+  }
+
+  /**
+   * Refuses a set of policies that would allow some covered principal no factor at all, or that would leave
+   * root with no way in (no allowed factor assigned and no recovery code).
+   */
+  function checkPolicies(policies: Policy[]): void {
+    const types = new Map(store.configTypes().map((c) => [c.name.toLowerCase(), c.type] as const));
+    for (const p of allPrincipals()) {
+      const eff = policyFor(p, policies);
+      if (!eff) continue;
+      if (!satisfiable(eff.factors.value, types)) {
+        throw new SsrunError(
+          'EMPTY_FACTOR_SET',
+          `${pathOf(p)} would be allowed no factor at all: ${eff.factors.from.join(' and ')} together allow ${describeFactors(eff.factors.value)}, and no configuration satisfies that; nothing was changed`,
+        );
+      }
+      if (p.type === 'user' && p.name.toLowerCase() === ROOT_USER) {
+        const hasFactor = p.assignment !== null && allows(eff.factors.value, { name: p.assignment.configName, type: p.assignment.configType });
+        if (!hasFactor && store.recoveryCodesLeft(p.id) === 0) {
+          throw new SsrunError(
+            'ROOT_LOCKOUT',
+            `${eff.policies.join(', ')} would cover root, who has no allowed factor and no recovery codes: assign root a factor the policy allows, or issue root recovery codes (ssrun mfa recovery-codes -p ${pathOf(p)}), first; nothing was changed`,
+          );
+        }
+      }
+    }
+  }
+
+  /** Starts the enrolment window of every principal covered for the first time. */
+  function refreshSubjects(policies: Policy[]): void {
+    const at = nowIso();
+    for (const p of allPrincipals()) if (policyFor(p, policies)) store.setFirstApplied(p.id, at, false);
+  }
+
+  function enrollmentDeadline(p: Principal, eff: Effective): Date {
+    let start = store.firstApplied(p.id);
+    if (!start) {
+      start = nowIso();
+      store.write(() => store.setFirstApplied(p.id, start!, false));
+    }
+    return new Date(Date.parse(start) + eff.enrollWithinDays.value * DAY_MS);
+  }
+
+  function resolveTargets(targets: ReturnType<typeof parsePolicyDocument>['Targets']): PolicyTarget[] {
+    return targets.map((t) => {
+      if (t.type === 'group') {
+        const g = store.getGroup(t.name);
+        if (!g) throw new SsrunError('GROUP_NOT_FOUND', `Targets: ${t.path} not found; \`ssrun group create -n ${t.name}\` first`);
+        return { kind: 'group' as const, id: g.id, path: `principal/internal/group/${g.name}` };
+      }
+      const p = store.getPrincipal(t.type, t.name);
+      if (!p) throw new SsrunError('PRINCIPAL_NOT_FOUND', `Targets: ${t.path} not found`);
+      return { kind: 'principal' as const, id: p.id, path: pathOf(p) };
+    });
+  }
+
+  /**
+   * Saves a policy after checking the whole resulting set; principals newly covered by an active policy lose
+   * their sessions (all but the caller's own, given by its token), and start their enrolment window.
+   */
+  function applyPolicy(next: Omit<Policy, 'Targets' | 'CreatedAt' | 'UpdatedAt'>, targets: PolicyTarget[], keepToken: string | undefined, action: string) {
+    const before = store.listPolicies();
+    const draft: Policy = { ...next, Targets: targets.map((t) => t.path), CreatedAt: '', UpdatedAt: '' };
+    const after = [...before.filter((p) => p.Name !== next.Name), draft];
+    checkPolicies(after);
+    const was = coveredIds(before);
+    const saved = store.savePolicy(next, targets, nowIso());
+    const now = coveredIds(store.listPolicies());
+    const keep = keepToken ? crypto.digestToken(keepToken) : undefined;
+    let revoked = 0;
+    for (const id of now) if (!was.has(id)) revoked += store.deleteSessionsExcept(id, keep);
+    refreshSubjects(store.listPolicies());
+    audit(`policy/${saved.Name}`, action, 'ok', `${saved.Active ? 'active' : 'inactive'}; ${revoked} session${revoked === 1 ? '' : 's'} revoked`);
+    return { ...saved, SessionsRevoked: revoked };
+  }
+
+  function requirePolicy(name: string): Policy {
+    const p = store.getPolicy(validatePolicyName(name, 'policy name (-n)'));
+    if (!p) throw new SsrunError('POLICY_NOT_FOUND', `MFA policy ${shown(name)} not found; \`ssrun mfa policy get\` lists them`);
+    return p;
+  }
+
+  function requireGroup(name: string): Group {
+    const g = store.getGroup(validateGroupName(name));
+    if (!g) throw new SsrunError('GROUP_NOT_FOUND', `principal/internal/group/${name} not found`);
+    return g;
+  }
+
+  const groupView = (g: Group, verbose = false) => ({
+    Name: g.name,
+    Group: `principal/internal/group/${g.name}`,
+    ...(verbose ? { Members: g.members, CreatedAt: g.createdAt } : { Members: g.members.length }),
+  });
+
   const DENIED = 'authentication denied: wrong user name, password or passcode';
 
   /**
@@ -293,6 +419,35 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
       audit(path, 'login', 'denied', reason);
       throw error;
     };
+
+    // Policies (S-policy): enrolment deadline for principals without a factor, allowed factors for the others.
+    let enrollment: EnrollmentNotice | undefined;
+    const pol = policyFor(principal);
+    if (pol && req.method?.kind !== 'recovery') {
+      if (!assignment) {
+        const deadline = enrollmentDeadline(principal, pol);
+        const policyName = pol.enrollWithinDays.from[0]!;
+        if (clock.now().getTime() >= deadline.getTime()) {
+          denied(
+            `enrolment deadline ${deadline.toISOString()} passed (policy ${policyName})`,
+            false,
+            new SsrunError('MFA_ENROLLMENT_REQUIRED', `login denied: policy ${policyName} requires MFA for ${path} since ${deadline.toISOString()}; ask an administrator to enrol you (ssrun mfa assign-principal -p ${path} -c CONFIG) or to reset your deadline`),
+          );
+        }
+        enrollment = {
+          Policy: policyName,
+          DaysLeft: Math.ceil((deadline.getTime() - clock.now().getTime()) / DAY_MS),
+          Deadline: deadline.toISOString(),
+          How: `ssrun mfa assign-principal -p ${path} -c CONFIG (an administrator), then log in with -m`,
+        };
+      } else if (!allows(pol.factors.value, { name: assignment.configName, type: assignment.configType })) {
+        denied(
+          `${assignment.configName} not allowed by ${pol.factors.from.join(', ')}`,
+          false,
+          new SsrunError('MFA_FACTOR_NOT_ALLOWED', `login denied: ${path} uses ${shown(assignment.configName)} (${assignment.configType}), which policy ${pol.factors.from.join(' and ')} does not allow (allowed: ${describeFactors(pol.factors.value)}); ask an administrator to assign an allowed factor`),
+        );
+      }
+    }
 
     if (req.method?.kind === 'recovery') {
       // A recovery code stands in for any provider's second factor, once (S16 for codes: one UPDATE wins).
@@ -377,13 +532,22 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     const token = crypto.randomToken();
     const now = clock.now();
     const expiresAt = new Date(now.getTime() + sessionTtlMs).toISOString();
+    const verifiedMfa = factor !== 'password' && factor !== 'api-key';
     store.write(() => {
       const s = afterSuccess();
       store.saveAuthState(principal.id, s.failedCount, s.lockedUntil);
+      if (verifiedMfa) store.setLastMfa(principal.id, now.toISOString());
       store.insertSession({ tokenHash: crypto.digestToken(token), principalId: principal.id, epoch: principal.epoch, factor, createdAt: now.toISOString(), expiresAt });
       audit(path, 'login', 'allowed', detail);
     });
-    return { Principal: path, Factor: factor, ExpiresAt: expiresAt, token, ...(recoveryCodesLeft !== undefined ? { RecoveryCodesLeft: recoveryCodesLeft } : {}) };
+    return {
+      Principal: path,
+      Factor: factor,
+      ExpiresAt: expiresAt,
+      token,
+      ...(recoveryCodesLeft !== undefined ? { RecoveryCodesLeft: recoveryCodesLeft } : {}),
+      ...(enrollment ? { Enrollment: enrollment } : {}),
+    };
   }
 
   /** The caller behind a bearer token; unknown, expired and revoked tokens are all refused alike. */
@@ -395,6 +559,16 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     if (!session || !principal || principal.epoch !== session.epoch || Date.parse(session.expiresAt) <= now.getTime()) {
       if (session) store.write(() => store.deleteSession(session.tokenHash));
       throw new SsrunError('SESSION_EXPIRED', 'the session is not valid (expired, logged out, or revoked by a password or MFA change): run `ssrun login` again');
+    }
+    const pol = principal.assignment ? policyFor(principal) : undefined;
+    if (pol?.reverifyAfterHours) {
+      const last = principal.lastMfaAt ? Date.parse(principal.lastMfaAt) : 0;
+      if (now.getTime() - last > pol.reverifyAfterHours.value * HOUR_MS) {
+        throw new SsrunError(
+          'REVERIFY_REQUIRED',
+          `re-verification required: policy ${pol.reverifyAfterHours.from.join(' and ')} asks for the second factor every ${pol.reverifyAfterHours.value} h${principal.lastMfaAt ? ` (last at ${principal.lastMfaAt})` : ''}; run \`ssrun login\` again with -m`,
+        );
+      }
     }
     return {
       principalId: principal.id,
@@ -428,6 +602,13 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
   function refuse(caller: Caller, why: string): never {
     store.write(() => audit(caller.path, 'authorize', 'denied', why));
     throw new SsrunError('FORBIDDEN', `${caller.path} may not do this: ${why}`);
+  }
+
+  function checkFactorNames(factors: Policy['Factors']): void {
+    if (!Array.isArray(factors)) return;
+    factors.forEach((n, i) => {
+      if (!store.findConfig(n)) throw new SsrunError('INVALID_POLICY', `Factors[${i}]: no MFA configuration named ${shown(n)}; \`ssrun mfa get\` lists them`);
+    });
   }
 
   function authzTarget(principal: string, operation: string, resource: string) {
@@ -725,6 +906,147 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
         store.deleteAuthorization(p.id, op, res);
         audit(existing.Principal, 'authorization.delete', 'ok', `${existing.Effect} ${op} ${existing.Resource}`);
         return { Deleted: existing };
+      });
+    },
+
+    // ---- groups ------------------------------------------------------------------------------------------
+    async createGroup(name: string) {
+      const n = validateGroupName(name);
+      return store.write(() => {
+        if (store.getGroup(n)) throw new SsrunError('GROUP_EXISTS', `principal/internal/group/${n} already exists (names are case-insensitive)`);
+        const g = store.insertGroup(n, nowIso());
+        audit(`principal/internal/group/${n}`, 'group.create', 'ok');
+        return groupView(g);
+      });
+    },
+
+    async listGroups(opts: { verbose?: boolean } = {}) {
+      return store.listGroups().map((g) => groupView(g, opts.verbose)).sort(byName);
+    },
+
+    async getGroup(name: string, opts: { verbose?: boolean } = {}) {
+      return groupView(requireGroup(name), opts.verbose);
+    },
+
+    async deleteGroup(name: string) {
+      return store.write(() => {
+        const g = requireGroup(name);
+        const targeting = store.listPolicies().filter((p) => p.Targets.some((t) => t.toLowerCase() === `principal/internal/group/${g.name}`.toLowerCase())).map((p) => p.Name);
+        store.deleteGroup(g.id);
+        audit(`principal/internal/group/${g.name}`, 'group.delete', 'ok', targeting.length ? `removed from policies ${targeting.join(', ')}` : '');
+        return { Deleted: `principal/internal/group/${g.name}`, RemovedFromPolicies: targeting };
+      });
+    },
+
+    async addMember(group: string, principal: string) {
+      const ref = parsePrincipalPath(principal);
+      return store.write(() => {
+        const g = requireGroup(group);
+        const p = requirePrincipal(ref.type, ref.name);
+        const before = coveredIds(store.listPolicies()).has(p.id);
+        if (!store.addMember(g.id, p.id, nowIso())) throw new SsrunError('MEMBER_EXISTS', `${pathOf(p)} is already a member of principal/internal/group/${g.name}`);
+        checkPolicies(store.listPolicies());
+        refreshSubjects(store.listPolicies());
+        const nowCovered = !before && coveredIds(store.listPolicies()).has(p.id);
+        audit(pathOf(p), 'group.add-member', 'ok', `principal/internal/group/${g.name}`);
+        return { Group: `principal/internal/group/${g.name}`, Member: pathOf(p), NewlyCoveredByPolicy: nowCovered };
+      });
+    },
+
+    async removeMember(group: string, principal: string) {
+      const ref = parsePrincipalPath(principal);
+      return store.write(() => {
+        const g = requireGroup(group);
+        const p = requirePrincipal(ref.type, ref.name);
+        if (!store.removeMember(g.id, p.id)) throw new SsrunError('MEMBER_NOT_FOUND', `${pathOf(p)} is not a member of principal/internal/group/${g.name}`);
+        audit(pathOf(p), 'group.remove-member', 'ok', `principal/internal/group/${g.name}`);
+        return { Group: `principal/internal/group/${g.name}`, Removed: pathOf(p) };
+      });
+    },
+
+    // ---- MFA policies ------------------------------------------------------------------------------------
+    async createPolicy(input: unknown, opts: { keepToken?: string } = {}) {
+      const doc = parsePolicyDocument(input);
+      if (doc.Name === undefined) throw new SsrunError('INVALID_POLICY', 'Name: required, but missing');
+      return store.write(() => {
+        if (store.getPolicy(doc.Name!)) throw new SsrunError('POLICY_EXISTS', `MFA policy ${shown(doc.Name)} already exists; use \`ssrun mfa policy update\``);
+        checkFactorNames(doc.Factors);
+        const { Targets, Name, ...rest } = doc;
+        return applyPolicy({ ...rest, Name: Name! }, resolveTargets(Targets), opts.keepToken, 'policy.create');
+      });
+    },
+
+    async listPolicies(): Promise<Policy[]> {
+      return store.listPolicies();
+    },
+
+    async getPolicy(name: string): Promise<Policy> {
+      return requirePolicy(name);
+    },
+
+    async updatePolicy(name: string, input: unknown, opts: { keepToken?: string } = {}) {
+      const doc = parsePolicyDocument(input);
+      return store.write(() => {
+        const existing = requirePolicy(name);
+        if (doc.Name !== undefined && doc.Name !== existing.Name) {
+          throw new SsrunError('NAME_IMMUTABLE', `Name: the file says ${shown(doc.Name)} but -n says ${shown(existing.Name)}; a policy's name cannot change`);
+        }
+        checkFactorNames(doc.Factors);
+        const { Targets, Name: _n, ...rest } = doc;
+        return applyPolicy({ ...rest, Name: existing.Name }, resolveTargets(Targets), opts.keepToken, 'policy.update');
+      });
+    },
+
+    async deletePolicy(name: string) {
+      return store.write(() => {
+        const p = requirePolicy(name);
+        store.deletePolicy(p.Name);
+        audit(`policy/${p.Name}`, 'policy.delete', 'ok');
+        return { Deleted: p.Name };
+      });
+    },
+
+    async setPolicyActive(name: string, active: boolean, opts: { keepToken?: string } = {}) {
+      return store.write(() => {
+        const p = requirePolicy(name);
+        const targets = resolveTargets(p.Targets.map((t) => parseTargetPath(t)));
+        return applyPolicy({ Name: p.Name, Factors: p.Factors, EnrollWithinDays: p.EnrollWithinDays, ReverifyAfterHours: p.ReverifyAfterHours, Active: active }, targets, opts.keepToken, active ? 'policy.activate' : 'policy.deactivate');
+      });
+    },
+
+    /** Which rule applies to the principal, and why: each requirement with the policies that set it. */
+    async explainPolicy(principal: string) {
+      const ref = parsePrincipalPath(principal);
+      const p = requirePrincipal(ref.type, ref.name);
+      const groups = store.groupsOf(p.id);
+      const all = covering(store.listPolicies(), pathOf(p), groups);
+      const eff = effective(all);
+      const base = { Principal: pathOf(p), Groups: groups, Policies: all.map((x) => ({ Name: x.Name, Active: x.Active })) };
+      if (!eff) return { ...base, Enforced: false, Requirements: null };
+      const deadline = p.assignment ? null : enrollmentDeadline(p, eff);
+      const factorOk = p.assignment ? allows(eff.factors.value, { name: p.assignment.configName, type: p.assignment.configType }) : null;
+      return {
+        ...base,
+        Enforced: true,
+        Requirements: {
+          Factors: { Value: describeFactors(eff.factors.value), From: eff.factors.from },
+          EnrollWithinDays: { Value: eff.enrollWithinDays.value, From: eff.enrollWithinDays.from },
+          ReverifyAfterHours: eff.reverifyAfterHours ? { Value: eff.reverifyAfterHours.value, From: eff.reverifyAfterHours.from } : null,
+        },
+        Status: p.assignment
+          ? { Factor: p.assignment.configName, Allowed: factorOk, LastVerifiedAt: p.lastMfaAt }
+          : { Factor: null, EnrollBy: deadline!.toISOString(), DeadlinePassed: clock.now().getTime() >= deadline!.getTime() },
+      };
+    },
+
+    async resetDeadline(principal: string) {
+      const ref = parsePrincipalPath(principal);
+      return store.write(() => {
+        const p = requirePrincipal(ref.type, ref.name);
+        const at = nowIso();
+        store.setFirstApplied(p.id, at, true);
+        audit(pathOf(p), 'policy.reset-deadline', 'ok');
+        return { Principal: pathOf(p), EnrolmentWindowStarts: at };
       });
     },
 

@@ -342,3 +342,94 @@ export function validateTotpSecret(value: string): string {
   if (bytes > 128) fail('INVALID_TOTP_SECRET', `-m: the secret has ${bytes * 8} bits; at most 1024 are accepted`);
   return v;
 }
+
+// ---- groups and policies ------------------------------------------------------------------------------------
+
+export function validateGroupName(value: unknown, field = 'group name'): string {
+  if (typeof value !== 'string' || !PRINCIPAL_NAME_RE.test(value) || value === '.' || value === '..') {
+    fail('INVALID_NAME', `${field}: ${shown(value)} is not valid; expected 1–120 characters of letters, digits and . _ @ + -`);
+  }
+  return value;
+}
+
+export type TargetRef = { type: 'user' | 'application' | 'group'; name: string; path: string };
+
+/** A policy target: principal/internal/user/NAME, principal/internal/application/NAME or principal/internal/group/NAME. */
+export function parseTargetPath(value: unknown, field = 'Targets'): TargetRef {
+  const expected = 'expected principal/internal/user/NAME, principal/internal/application/NAME or principal/internal/group/NAME';
+  if (typeof value !== 'string') fail('INVALID_POLICY', `${field}: expected a string, received ${typeName(value)}; ${expected}`);
+  const parts = value.split('/');
+  if (parts.length !== 4 || parts[0] !== 'principal' || parts[1] !== 'internal' || !['user', 'application', 'group'].includes(parts[2]!)) {
+    fail('INVALID_POLICY', `${field}: ${shown(value)} is not a target; ${expected}`);
+  }
+  const type = parts[2] as TargetRef['type'];
+  const name = type === 'group' ? validateGroupName(parts[3], `${field} group name`) : validatePrincipalName(parts[3], type);
+  return { type, name, path: `principal/internal/${type}/${name}` };
+}
+
+const POLICY_NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
+const POLICY_KEYS = ['Name', 'Factors', 'EnrollWithinDays', 'ReverifyAfterHours', 'Targets', 'Active'] as const;
+
+export function validatePolicyName(value: unknown, field = 'Name'): string {
+  if (typeof value !== 'string' || !POLICY_NAME_RE.test(value)) {
+    fail('INVALID_POLICY', `${field}: ${shown(value)} is not a policy name; expected 1–63 characters of a–z, 0–9 and -, starting with a letter`);
+  }
+  return value;
+}
+
+export interface PolicyDocument {
+  Name: string | undefined;
+  Factors: 'any' | 'phishing-resistant' | string[];
+  EnrollWithinDays: number;
+  ReverifyAfterHours: number | null;
+  Targets: TargetRef[];
+  Active: boolean;
+}
+
+/** A policy file: keys in any case like configurations; every field checked and named when wrong. */
+export function parsePolicyDocument(raw: unknown): PolicyDocument {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    fail('INVALID_POLICY', `expected a JSON object such as {"Name":"engineers","Factors":"any","Targets":[…]}, received ${typeName(raw)}`);
+  }
+  let keys: Map<string, unknown>;
+  try {
+    keys = pickKeys(raw as Record<string, unknown>, POLICY_KEYS, '');
+  } catch (e) {
+    throw new SsrunError('INVALID_POLICY', (e as Error).message);
+  }
+  const name = keys.has('Name') ? validatePolicyName(keys.get('Name')) : undefined;
+
+  const f = keys.get('Factors') ?? 'any';
+  let factors: PolicyDocument['Factors'];
+  if (f === 'any' || f === 'phishing-resistant') factors = f;
+  else if (Array.isArray(f)) {
+    if (f.length === 0) fail('INVALID_POLICY', 'Factors: an empty list allows no factor at all; expected "any", "phishing-resistant" or configuration names');
+    factors = f.map((n, i) => {
+      try {
+        return validateConfigName(n, `Factors[${i}]`);
+      } catch (e) {
+        throw new SsrunError('INVALID_POLICY', (e as Error).message);
+      }
+    });
+  } else fail('INVALID_POLICY', `Factors: expected "any", "phishing-resistant" or a list of configuration names, received ${typeof f === 'string' ? shown(f) : typeName(f)}`);
+
+  const int = (key: string, min: number, max: number, fallback: number | null): number | null => {
+    if (!keys.has(key) || keys.get(key) === null) return fallback;
+    const v = keys.get(key);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      fail('INVALID_POLICY', `${key}: expected a whole number from ${min} to ${max}, received ${typeof v === 'number' ? v : typeName(v)}`);
+    }
+    return v;
+  };
+  const enroll = int('EnrollWithinDays', 0, 365, 0)!;
+  const reverify = int('ReverifyAfterHours', 1, 8760, null);
+
+  const t = keys.get('Targets') ?? [];
+  if (!Array.isArray(t)) fail('INVALID_POLICY', `Targets: expected a list of principal paths, received ${typeName(t)}`);
+  if (t.length > 1000) fail('INVALID_POLICY', `Targets: ${t.length} targets, at most 1000 allowed`);
+  const targets = t.map((x, i) => parseTargetPath(x, `Targets[${i}]`));
+
+  const a = keys.has('Active') ? keys.get('Active') : true;
+  if (typeof a !== 'boolean') fail('INVALID_POLICY', `Active: expected true or false, received ${typeName(a)}`);
+  return { Name: name, Factors: factors, EnrollWithinDays: enroll, ReverifyAfterHours: reverify, Targets: targets, Active: a };
+}

@@ -6,7 +6,7 @@
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { SsrunError } from '../core/errors.js';
 import type { Factor, MfaMethod } from '../core/model.js';
-import type { LoginRequest, LoginResult, SsrunApi } from '../core/service.js';
+import type { EnrollmentNotice, LoginRequest, LoginResult, SsrunApi } from '../core/service.js';
 import { sanitizeLine } from '../core/validate.js';
 import { API_BASE, NDJSON, errorFromBody } from './protocol.js';
 
@@ -152,7 +152,7 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
         req.type === 'user' ? { username: req.name, password: req.secret } : { name: req.name, api_key: req.secret };
       if (method) body.mfa = method.kind === 'passcode' ? method.passcode : method.kind === 'recovery' ? method.code : method.factor;
       if (req.timeoutMs !== undefined) body.timeout = Math.ceil(req.timeoutMs / 1000);
-      const r = await call<{ Principal: string; Factor: string; ExpiresAt: string; access_token: string; RecoveryCodesLeft?: number }>('POST', path, {
+      const r = await call<{ Principal: string; Factor: string; ExpiresAt: string; access_token: string; RecoveryCodesLeft?: number; Enrollment?: EnrollmentNotice }>('POST', path, {
         body,
         token: null,
         signal: req.signal,
@@ -161,7 +161,14 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
         stream: (line) => req.onProgress?.({ kind: 'info', message: sanitizeLine(String((line as { progress: string }).progress)) }),
       });
       if (!r || typeof r.access_token !== 'string' || typeof r.Principal !== 'string') throw new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} answered the login without a token; login denied`);
-      return { Principal: r.Principal, Factor: r.Factor, ExpiresAt: r.ExpiresAt, token: r.access_token, ...(typeof r.RecoveryCodesLeft === 'number' ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}) };
+      return {
+        Principal: r.Principal,
+        Factor: r.Factor,
+        ExpiresAt: r.ExpiresAt,
+        token: r.access_token,
+        ...(typeof r.RecoveryCodesLeft === 'number' ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}),
+        ...(r.Enrollment ? { Enrollment: r.Enrollment } : {}),
+      };
     };
     try {
       return await send(req.method);
@@ -198,6 +205,22 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
     login,
     logout: (token) => call('POST', '/connect/logout', { token }),
     whoami: (token) => call('GET', '/whoami', { token: token ?? target.token ?? null }),
+
+    createGroup: (name) => call('POST', '/groups', { body: { name } }),
+    listGroups: (o = {}) => call('GET', '/groups', { query: { verbose: o.verbose } }),
+    getGroup: (name, o = {}) => call('GET', `/groups/${enc(name)}`, { query: { verbose: o.verbose } }),
+    deleteGroup: (name) => call('DELETE', `/groups/${enc(name)}`),
+    addMember: (group, principal) => call('POST', `/groups/${enc(group)}/members`, { body: { principal } }),
+    removeMember: (group, principal) => call('DELETE', `/groups/${enc(group)}/members`, { query: { principal } }),
+    // The server keeps the caller's own session (its bearer token) when a policy revokes sessions.
+    createPolicy: (input) => call('POST', '/mfa_policies', { body: input }),
+    listPolicies: () => call('GET', '/mfa_policies'),
+    getPolicy: (name) => call('GET', `/mfa_policies/${enc(name)}`),
+    updatePolicy: (name, input) => call('PUT', `/mfa_policies/${enc(name)}`, { body: input }),
+    deletePolicy: (name) => call('DELETE', `/mfa_policies/${enc(name)}`),
+    setPolicyActive: (name, active) => call('POST', `/mfa_policies/${enc(name)}/${active ? 'activate' : 'deactivate'}`),
+    explainPolicy: (principal) => call('GET', '/mfa_policy_explain', { query: { principal } }),
+    resetDeadline: (principal) => call('POST', '/mfa_policy_reset_deadline', { body: { principal } }),
 
     createAuthorization: (principal, operation, effect, resource) => call('POST', '/authorizations', { body: { principal, operation, effect, resource } }),
     listAuthorizations: (principal) => call('GET', '/authorizations', { query: { principal } }),

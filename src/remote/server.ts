@@ -66,6 +66,7 @@ const isSelf = (type: PrincipalType) => (req: Req, c: Caller) => c.type === type
 const bodyPrincipalResource = (type: PrincipalType) => (req: Req) => principalPath(type, String(req.body?.name ?? ''));
 
 const mfa = (op: Operation) => ({ op, resource: () => RESOURCE_MFA });
+const policy = (op: Operation) => ({ op, resource: () => `${RESOURCE_MFA}/policy` });
 // Secrets in clear are for those who may set them.
 const mfaRead = { ...mfa('read'), also: (req: Req) => (flag(req.query.show_secrets) ? { op: 'update' as const, resource: RESOURCE_MFA } : undefined) };
 
@@ -119,6 +120,24 @@ export const ROUTES: Route[] = [
 
   ...principalRoutes('user', '/users'),
   ...principalRoutes('application', '/applications'),
+
+  { method: 'GET', path: '/groups', guard: { op: 'read', resource: () => 'principal/internal/group' }, handle: (s, r) => s.listGroups({ verbose: flag(r.query.verbose) }) },
+  { method: 'GET', path: '/groups/:name', guard: { op: 'read', resource: (r) => `principal/internal/group/${r.params.name}` }, handle: (s, r) => s.getGroup(r.params.name!, { verbose: flag(r.query.verbose) }) },
+  { method: 'POST', path: '/groups', status: 201, guard: { op: 'create', resource: (r) => `principal/internal/group/${String(r.body?.name ?? '')}` }, body: obj({ name: str(200) }, ['name']), handle: (s, r) => s.createGroup(String(r.body.name)) },
+  { method: 'DELETE', path: '/groups/:name', guard: { op: 'delete', resource: (r) => `principal/internal/group/${r.params.name}` }, handle: (s, r) => s.deleteGroup(r.params.name!) },
+  { method: 'POST', path: '/groups/:name/members', guard: { op: 'update', resource: (r) => `principal/internal/group/${r.params.name}` }, body: obj({ principal: str(300) }, ['principal']),
+    handle: (s, r) => s.addMember(r.params.name!, String(r.body.principal)) },
+  { method: 'DELETE', path: '/groups/:name/members', guard: { op: 'update', resource: (r) => `principal/internal/group/${r.params.name}` }, handle: (s, r) => s.removeMember(r.params.name!, r.query.principal ?? '') },
+
+  { method: 'GET', path: '/mfa_policies', guard: policy('read'), handle: (s) => s.listPolicies() },
+  { method: 'GET', path: '/mfa_policies/:name', guard: policy('read'), handle: (s, r) => s.getPolicy(r.params.name!) },
+  { method: 'POST', path: '/mfa_policies', status: 201, guard: policy('create'), body: ANY_JSON, handle: (s, r) => s.createPolicy(r.body, { keepToken: bearer(r) }) },
+  { method: 'PUT', path: '/mfa_policies/:name', guard: policy('update'), body: ANY_JSON, handle: (s, r) => s.updatePolicy(r.params.name!, r.body, { keepToken: bearer(r) }) },
+  { method: 'DELETE', path: '/mfa_policies/:name', guard: policy('delete'), handle: (s, r) => s.deletePolicy(r.params.name!) },
+  { method: 'POST', path: '/mfa_policies/:name/activate', guard: policy('update'), handle: (s, r) => s.setPolicyActive(r.params.name!, true, { keepToken: bearer(r) }) },
+  { method: 'POST', path: '/mfa_policies/:name/deactivate', guard: policy('update'), handle: (s, r) => s.setPolicyActive(r.params.name!, false, { keepToken: bearer(r) }) },
+  { method: 'GET', path: '/mfa_policy_explain', guard: { ...policy('read'), self: (r, c) => c.path.toLowerCase() === String(r.query.principal).toLowerCase() }, handle: (s, r) => s.explainPolicy(r.query.principal ?? '') },
+  { method: 'POST', path: '/mfa_policy_reset_deadline', guard: { ...policy('update'), touchesRoot: (r) => isRootPath(r.body?.principal) }, body: obj({ principal: str(300) }, ['principal']), handle: (s, r) => s.resetDeadline(String(r.body.principal)) },
 
   { method: 'GET', path: '/authorizations', guard: { op: 'read', resource: () => RESOURCE_AUTHORIZATION }, handle: (s, r) => s.listAuthorizations(r.query.principal) },
   { method: 'POST', path: '/authorizations', status: 201, guard: { op: 'create', resource: () => RESOURCE_AUTHORIZATION },
@@ -319,6 +338,7 @@ async function login(ssrun: Ssrun, kind: 'user' | 'application', req: Req, reply
     token_type: 'Bearer',
     expires_in: Math.max(0, Math.round((Date.parse(r.ExpiresAt) - Date.now()) / 1000)),
     ...(r.RecoveryCodesLeft !== undefined ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}),
+    ...(r.Enrollment ? { Enrollment: r.Enrollment } : {}),
   });
   if (!stream) return reply.send(answer(await run()));
 

@@ -8,7 +8,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SsrunError } from '../core/errors.js';
-import type { AuditEntry, Authorization, ConfigType, TotpOptions, Effect, MfaConfig, Operation, Principal, PrincipalType, Session, StoredConfig } from '../core/model.js';
+import type { AuditEntry, Authorization, ConfigType, Group, Policy, TotpOptions, Effect, MfaConfig, Operation, Principal, PrincipalType, Session, StoredConfig } from '../core/model.js';
 import { BUILTIN_TOTP_CONFIG, TOTP_DEFAULTS, principalPath } from '../core/model.js';
 import type { Store } from '../core/ports.js';
 import { DATA_KEY_AAD, keyId, newDataKey, open, seal } from './cipher.js';
@@ -32,7 +32,7 @@ function addonPath(): string | undefined {
   return nativeBinding || undefined;
 }
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 const APPLICATION_ID = 0x5353524e; // 'SSRN'
 export const DB_FILE = 'ssrun.db';
 export const KEY_FILE = 'master.key';
@@ -112,6 +112,42 @@ const MIGRATIONS: string[] = [
      created_at TEXT NOT NULL,
      PRIMARY KEY (principal_id, digest)
    ) STRICT;`,
+  // 4: groups, MFA policies and their targets, when policies first applied to a principal, last MFA.
+  `CREATE TABLE groups (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+     created_at TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE group_members (
+     group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+     principal_id TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+     added_at TEXT NOT NULL,
+     PRIMARY KEY (group_id, principal_id)
+   ) STRICT;
+   CREATE INDEX group_members_by_principal ON group_members(principal_id);
+   CREATE TABLE policies (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     factors TEXT NOT NULL,
+     enroll_within_days INTEGER NOT NULL,
+     reverify_after_hours INTEGER,
+     active INTEGER NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE policy_targets (
+     policy_id TEXT NOT NULL REFERENCES policies(id) ON DELETE CASCADE,
+     position INTEGER NOT NULL,
+     group_id TEXT REFERENCES groups(id) ON DELETE CASCADE,
+     principal_id TEXT REFERENCES principals(id) ON DELETE CASCADE,
+     CHECK ((group_id IS NULL) <> (principal_id IS NULL)),
+     PRIMARY KEY (policy_id, position)
+   ) STRICT;
+   CREATE TABLE policy_subjects (
+     principal_id TEXT PRIMARY KEY REFERENCES principals(id) ON DELETE CASCADE,
+     first_applied_at TEXT NOT NULL
+   ) STRICT;
+   ALTER TABLE principals ADD COLUMN last_mfa_at TEXT;`,
 ];
 
 export interface OpenOptions {
@@ -251,6 +287,7 @@ interface PrincipalRow {
   name: string;
   credential: string | null;
   epoch: number;
+  last_mfa_at: string | null;
   failed_count: number;
   locked_until: string | null;
   created_at: string;
@@ -315,6 +352,27 @@ function createStore(db: Database, dataKey: Buffer, path: string): Store {
     return { ...meta, Type: 'duo', Options: { IntegrationKey: d.IntegrationKey!, SecretKey: d.SecretKey!, Host: d.Host!, ...(d.CaFile !== undefined ? { CaFile: d.CaFile } : {}) } };
   }
 
+  interface PolicyRow { id: string; name: string; factors: string; enroll_within_days: number; reverify_after_hours: number | null; active: number; created_at: string; updated_at: string }
+  const toGroup = (r: { id: string; name: string; created_at: string }): Group => ({
+    id: r.id,
+    name: r.name,
+    createdAt: r.created_at,
+    members: (stmt(`SELECT p.type, p.name FROM group_members m JOIN principals p ON p.id = m.principal_id WHERE m.group_id = ? ORDER BY p.type, p.name`).all(r.id) as { type: PrincipalType; name: string }[])
+      .map((m) => principalPath(m.type, m.name)),
+  });
+  const toPolicy = (r: PolicyRow): Policy => ({
+    Name: r.name,
+    Factors: JSON.parse(r.factors) as Policy['Factors'],
+    EnrollWithinDays: r.enroll_within_days,
+    ReverifyAfterHours: r.reverify_after_hours,
+    Targets: (stmt(`SELECT coalesce('principal/internal/group/' || g.name, 'principal/internal/' || p.type || '/' || p.name) AS path
+                    FROM policy_targets t LEFT JOIN groups g ON g.id = t.group_id LEFT JOIN principals p ON p.id = t.principal_id
+                    WHERE t.policy_id = ? ORDER BY t.position`).pluck().all(r.id) as string[]),
+    Active: r.active === 1,
+    CreatedAt: r.created_at,
+    UpdatedAt: r.updated_at,
+  });
+
   const PRINCIPAL_SELECT = `SELECT p.*, c.name AS config_name, c.type AS config_type, a.provider_user_id, a.assigned_at, a.pending
     FROM principals p LEFT JOIN assignments a ON a.principal_id = p.id LEFT JOIN mfa_configs c ON c.id = a.config_id`;
 
@@ -325,6 +383,7 @@ function createStore(db: Database, dataKey: Buffer, path: string): Store {
       name: r.name,
       credential: r.credential,
       epoch: r.epoch,
+      lastMfaAt: r.last_mfa_at,
       failedCount: r.failed_count,
       lockedUntil: r.locked_until,
       createdAt: r.created_at,
@@ -466,6 +525,54 @@ function createStore(db: Database, dataKey: Buffer, path: string): Store {
     }),
     deleteAuthorization: (principalId, operation, resource) => guard(() =>
       stmt(`DELETE FROM authorizations WHERE principal_id = ? AND operation = ? AND resource = ?`).run(principalId, operation, resource).changes > 0),
+
+    insertGroup: (name, at) => guard(() => {
+      const id = randomUUID();
+      stmt(`INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)`).run(id, name, at);
+      return { id, name, createdAt: at, members: [] };
+    }),
+    getGroup: (name) => guard(() => {
+      const r = stmt(`SELECT * FROM groups WHERE name = ?`).get(name) as { id: string; name: string; created_at: string } | undefined;
+      return r ? toGroup(r) : undefined;
+    }),
+    listGroups: () => guard(() => (stmt(`SELECT * FROM groups ORDER BY name`).all() as { id: string; name: string; created_at: string }[]).map(toGroup)),
+    deleteGroup: (groupId) => guard(() => void stmt(`DELETE FROM groups WHERE id = ?`).run(groupId)),
+    addMember: (groupId, principalId, at) => guard(() =>
+      stmt(`INSERT INTO group_members (group_id, principal_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`).run(groupId, principalId, at).changes === 1),
+    removeMember: (groupId, principalId) => guard(() => stmt(`DELETE FROM group_members WHERE group_id = ? AND principal_id = ?`).run(groupId, principalId).changes === 1),
+    groupsOf: (principalId) => guard(() =>
+      (stmt(`SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.principal_id = ? ORDER BY g.name`).pluck().all(principalId) as string[]).map((n) => `principal/internal/group/${n}`)),
+
+    configTypes: () => guard(() => stmt(`SELECT name, type FROM mfa_configs`).all() as { name: string; type: ConfigType }[]),
+    listPolicies: () => guard(() => (stmt(`SELECT * FROM policies ORDER BY name`).all() as PolicyRow[]).map(toPolicy)),
+    getPolicy: (name) => guard(() => {
+      const r = stmt(`SELECT * FROM policies WHERE name = ?`).get(name) as PolicyRow | undefined;
+      return r ? toPolicy(r) : undefined;
+    }),
+    savePolicy: (p, targets, at) => guard(() => {
+      const existing = stmt(`SELECT id, created_at FROM policies WHERE name = ?`).get(p.Name) as { id: string; created_at: string } | undefined;
+      const id = existing?.id ?? randomUUID();
+      const factors = JSON.stringify(p.Factors);
+      if (existing) {
+        stmt(`UPDATE policies SET factors = ?, enroll_within_days = ?, reverify_after_hours = ?, active = ?, updated_at = ? WHERE id = ?`)
+          .run(factors, p.EnrollWithinDays, p.ReverifyAfterHours, p.Active ? 1 : 0, at, id);
+        stmt(`DELETE FROM policy_targets WHERE policy_id = ?`).run(id);
+      } else {
+        stmt(`INSERT INTO policies (id, name, factors, enroll_within_days, reverify_after_hours, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+          .run(id, p.Name, factors, p.EnrollWithinDays, p.ReverifyAfterHours, p.Active ? 1 : 0, at, at);
+      }
+      targets.forEach((t, i) =>
+        stmt(`INSERT INTO policy_targets (policy_id, position, group_id, principal_id) VALUES (?, ?, ?, ?)`).run(id, i, t.kind === 'group' ? t.id : null, t.kind === 'principal' ? t.id : null),
+      );
+      return toPolicy(stmt(`SELECT * FROM policies WHERE id = ?`).get(id) as PolicyRow);
+    }),
+    deletePolicy: (name) => guard(() => void stmt(`DELETE FROM policies WHERE name = ?`).run(name)),
+
+    firstApplied: (principalId) => guard(() => stmt(`SELECT first_applied_at FROM policy_subjects WHERE principal_id = ?`).pluck().get(principalId) as string | undefined),
+    setFirstApplied: (principalId, at, overwrite) => guard(() =>
+      void stmt(`INSERT INTO policy_subjects (principal_id, first_applied_at) VALUES (?, ?) ON CONFLICT (principal_id) DO ${overwrite ? 'UPDATE SET first_applied_at = excluded.first_applied_at' : 'NOTHING'}`).run(principalId, at)),
+    setLastMfa: (principalId, at) => guard(() => void stmt(`UPDATE principals SET last_mfa_at = ? WHERE id = ?`).run(at, principalId)),
+    deleteSessionsExcept: (principalId, keep) => guard(() => stmt(`DELETE FROM sessions WHERE principal_id = ? AND token_hash IS NOT ?`).run(principalId, keep ?? null).changes),
 
     audit: (e: AuditEntry) => guard(() => void stmt(`INSERT INTO audit (at, principal, action, outcome, detail, actor, source) VALUES (?, ?, ?, ?, ?, ?, ?)`)
       .run(e.at, e.principal, e.action, e.outcome, e.detail, e.actor ?? '', e.source ?? '')),

@@ -74,7 +74,11 @@ export async function login(opts: LoginOptions): Promise<void> {
       timeoutMs,
     });
     await saveSession(opts, target.key, { token: result.token, principal: result.Principal, expiresAt: result.ExpiresAt });
-    printJson({ Principal: result.Principal, Factor: result.Factor, ExpiresAt: result.ExpiresAt });
+    printJson({ Principal: result.Principal, Factor: result.Factor, ExpiresAt: result.ExpiresAt, ...(result.Enrollment ? { Enrollment: result.Enrollment } : {}) });
+    if (result.Enrollment) {
+      const e = result.Enrollment;
+      io.notice(`policy ${e.Policy} requires MFA: ${e.DaysLeft} day${e.DaysLeft === 1 ? '' : 's'} left to enrol (until ${e.Deadline}); ${e.How}`);
+    }
     if (result.RecoveryCodesLeft !== undefined) {
       io.notice(
         result.RecoveryCodesLeft === 0

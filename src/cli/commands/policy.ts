@@ -1,0 +1,89 @@
+// ssrun group … and ssrun mfa policy …: parse flags, call the service, render.
+
+import { SsrunError } from '../../core/errors.js';
+import { io, resolveTarget, service, type GlobalOptions } from '../context.js';
+import { readJsonInput } from '../input.js';
+import { parseOutput, printJson, render } from '../render.js';
+import { savedSession } from '../session.js';
+
+interface GetOptions extends GlobalOptions {
+  name?: string;
+  verbose?: boolean;
+  output?: string;
+}
+
+export async function groupCreate(opts: GlobalOptions & { name: string }): Promise<void> {
+  printJson(await (await service(opts)).createGroup(opts.name));
+}
+
+export async function groupGet(opts: GetOptions): Promise<void> {
+  const format = parseOutput(opts.output);
+  const ssrun = await service(opts);
+  await render(opts.name !== undefined ? await ssrun.getGroup(opts.name, opts) : await ssrun.listGroups(opts), format);
+}
+
+export async function groupDelete(opts: GlobalOptions & { name: string }): Promise<void> {
+  printJson(await (await service(opts)).deleteGroup(opts.name));
+}
+
+export async function groupAddMember(opts: GlobalOptions & { name: string; principal: string }): Promise<void> {
+  printJson(await (await service(opts)).addMember(opts.name, opts.principal));
+}
+
+export async function groupRemoveMember(opts: GlobalOptions & { name: string; principal: string }): Promise<void> {
+  printJson(await (await service(opts)).removeMember(opts.name, opts.principal));
+}
+
+/** The caller's own session survives a policy that revokes sessions (a server knows it from the bearer token). */
+async function keepToken(opts: GlobalOptions): Promise<string | undefined> {
+  const target = await resolveTarget(opts);
+  return target.kind === 'local' ? (await savedSession(opts, target.key))?.token : undefined;
+}
+
+function revokedNotice(result: { Name: string; SessionsRevoked: number; Active: boolean }): void {
+  if (result.Active) io.notice(`policy ${result.Name} is active; ${result.SessionsRevoked} session${result.SessionsRevoked === 1 ? '' : 's'} of newly covered principals revoked`);
+}
+
+export async function policyCreate(opts: GlobalOptions & { file: string }): Promise<void> {
+  const doc = await readJsonInput(opts.file);
+  const result = await (await service(opts)).createPolicy(doc, { keepToken: await keepToken(opts) });
+  printJson(result);
+  revokedNotice(result);
+}
+
+export async function policyGet(opts: GetOptions): Promise<void> {
+  const format = parseOutput(opts.output);
+  const ssrun = await service(opts);
+  await render(opts.name !== undefined ? await ssrun.getPolicy(opts.name) : await ssrun.listPolicies(), format);
+}
+
+export async function policyUpdate(opts: GlobalOptions & { file: string; name: string }): Promise<void> {
+  const doc = await readJsonInput(opts.file);
+  const result = await (await service(opts)).updatePolicy(opts.name, doc, { keepToken: await keepToken(opts) });
+  printJson(result);
+  revokedNotice(result);
+}
+
+export async function policyDelete(opts: GlobalOptions & { name: string }): Promise<void> {
+  printJson(await (await service(opts)).deletePolicy(opts.name));
+}
+
+export async function policyActivate(opts: GlobalOptions & { name: string }): Promise<void> {
+  const result = await (await service(opts)).setPolicyActive(opts.name, true, { keepToken: await keepToken(opts) });
+  printJson(result);
+  revokedNotice(result);
+}
+
+export async function policyDeactivate(opts: GlobalOptions & { name: string }): Promise<void> {
+  printJson(await (await service(opts)).setPolicyActive(opts.name, false));
+}
+
+export async function policyExplain(opts: GlobalOptions & { user?: string; principal?: string }): Promise<void> {
+  if ((opts.user === undefined) === (opts.principal === undefined)) throw new SsrunError('USAGE', 'mfa policy explain: pass either -u USER or -p PRINCIPAL');
+  const path = opts.principal ?? `principal/internal/user/${opts.user}`;
+  printJson(await (await service(opts)).explainPolicy(path));
+}
+
+export async function policyResetDeadline(opts: GlobalOptions & { principal: string }): Promise<void> {
+  printJson(await (await service(opts)).resetDeadline(opts.principal));
+}
