@@ -228,6 +228,43 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     return { failedCount: p.failedCount, lockedUntil: p.lockedUntil };
   }
 
+  interface Reservation {
+    principal: Principal;
+    reserved: AuthState;
+    previous: AuthState;
+  }
+
+  /**
+   * Counts an attempt before it is checked (S12), in one write transaction, so parallel guesses cannot exceed
+   * the limit; refused at once while locked. Undefined when there is no such principal.
+   */
+  function reserveAttempt(find: () => Principal | undefined, path: string, action: string): Reservation | undefined {
+    const r = store.write(() => {
+      const p = find();
+      if (!p) return undefined;
+      const d = beginAttempt(stateOf(p), clock.now());
+      if (d.decision === 'locked') {
+        audit(path, action, 'denied', 'locked out');
+        return lockedError(path, d.until, d.failedCount);
+      }
+      store.saveAuthState(p.id, d.next.failedCount, d.next.lockedUntil);
+      return { principal: p, reserved: d.next, previous: d.previous };
+    });
+    if (r instanceof SsrunError) throw r;
+    return r;
+  }
+
+  /** Gives a reserved attempt back: it was not a guess (MFA required, provider down…). */
+  function refundAttempt(r: Reservation): void {
+    store.write(() => {
+      const p = store.getPrincipalById(r.principal.id);
+      if (p) {
+        const s = refund(stateOf(p), r.reserved, r.previous);
+        store.saveAuthState(p.id, s.failedCount, s.lockedUntil);
+      }
+    });
+  }
+
   function lockedError(path: string, until: string, failedCount: number): SsrunError {
     return new SsrunError('LOCKED_OUT', `${path} is locked until ${until} after ${failedCount} failed attempts`, { lockedUntil: until });
   }
@@ -379,18 +416,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     if (isUser) validatePassword(req.secret);
 
     // Reserve the attempt (S12): counted before the check, so parallel guesses cannot exceed the limit.
-    const reservation = store.write(() => {
-      const p = store.getPrincipal(req.type, name);
-      if (!p) return undefined;
-      const d = beginAttempt(stateOf(p), clock.now());
-      if (d.decision === 'locked') {
-        audit(path, 'login', 'denied', 'locked out');
-        return lockedError(path, d.until, d.failedCount);
-      }
-      store.saveAuthState(p.id, d.next.failedCount, d.next.lockedUntil);
-      return { principal: p, reserved: d.next, previous: d.previous };
-    });
-    if (reservation instanceof SsrunError) throw reservation;
+    const reservation = reserveAttempt(() => store.getPrincipal(req.type, name), path, 'login');
 
     const principal = reservation?.principal;
     const credentialOk = isUser
@@ -401,14 +427,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
       throw new SsrunError('AUTH_DENIED', DENIED);
     }
 
-    const giveBack = () =>
-      store.write(() => {
-        const p = store.getPrincipal(req.type, name);
-        if (p) {
-          const s = refund(stateOf(p), reservation.reserved, reservation.previous);
-          store.saveAuthState(p.id, s.failedCount, s.lockedUntil);
-        }
-      });
+    const giveBack = () => refundAttempt(reservation);
 
     let factor = isUser ? 'password' : 'api-key';
     let detail = factor;
@@ -726,26 +745,9 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     async verifyEnrollment(name: string, code: string) {
       const n = validatePrincipalName(name, 'user');
       const path = principalPath('user', n);
-      const reservation = store.write(() => {
-        const p = requirePrincipal('user', n);
-        const d = beginAttempt(stateOf(p), clock.now());
-        if (d.decision === 'locked') {
-          audit(path, 'mfa.verify', 'denied', 'locked out');
-          return lockedError(path, d.until, d.failedCount);
-        }
-        store.saveAuthState(p.id, d.next.failedCount, d.next.lockedUntil);
-        return { principal: p, reserved: d.next, previous: d.previous };
-      });
-      if (reservation instanceof SsrunError) throw reservation;
+      const reservation = reserveAttempt(() => requirePrincipal('user', n), path, 'mfa.verify')!;
       const p = reservation.principal;
-      const giveBack = () =>
-        store.write(() => {
-          const now = store.getPrincipalById(p.id);
-          if (now) {
-            const s = refund(stateOf(now), reservation.reserved, reservation.previous);
-            store.saveAuthState(now.id, s.failedCount, s.lockedUntil);
-          }
-        });
+      const giveBack = () => refundAttempt(reservation);
       const denied: (reason: string, counted: boolean, error: SsrunError) => never = (reason, counted, error) => {
         if (!counted) giveBack();
         audit(path, 'mfa.verify', 'denied', reason);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorOf } from '../helpers/refusal.js';
 import { createSsrun } from '../../dist/core/service.js';
 import { nodeCrypto } from '../../dist/crypto/node.js';
 import { totpProvider } from '../../dist/providers/totp/totp.js';
@@ -26,14 +27,6 @@ let ssrun: ReturnType<typeof createSsrun>;
 const user = (n: string) => `principal/internal/user/${n}`;
 const login = (name: string, mfa?: string) =>
   ssrun.login({ type: 'user', name, secret: name === 'root' ? ROOT_PW : PW, method: mfa ? { kind: 'passcode', passcode: mfa } : undefined });
-const errorOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (e) {
-    return { code: (e as { code: string }).code, message: (e as Error).message };
-  }
-  throw new Error('expected a refusal');
-};
 const policy = (Name: string, o: Record<string, unknown>) => ({ Name, Factors: 'any', EnrollWithinDays: 7, Targets: [], Active: true, ...o });
 
 async function withTotp(name: string): Promise<string> {
@@ -109,7 +102,7 @@ describe('re-verification', () => {
     now += 11 * HOUR;
     expect(ssrun.authenticate(first.token).path).toBe(user('carol'));
     now += 2 * HOUR;
-    const e = await errorOf(Promise.resolve().then(() => ssrun.authenticate(first.token)));
+    const e = await errorOf(() => ssrun.authenticate(first.token));
     expect(e.code).toBe('REVERIFY_REQUIRED');
     expect(e.message).toContain('policy reverify asks for the second factor every 12 h');
     expect((await errorOf(ssrun.whoami(first.token))).code).toBe('REVERIFY_REQUIRED');
@@ -121,7 +114,7 @@ describe('re-verification', () => {
   it('deactivating the policy lifts the requirement', async () => {
     const s = await login('carol', await codeAt((await ssrun.assignPrincipal(user('carol'), undefined, 'totp')).Secret!));
     now += 30 * HOUR;
-    expect((await errorOf(Promise.resolve().then(() => ssrun.authenticate(s.token)))).code).toBe('REVERIFY_REQUIRED');
+    expect((await errorOf(() => ssrun.authenticate(s.token))).code).toBe('REVERIFY_REQUIRED');
     await ssrun.setPolicyActive('reverify', false);
     expect(ssrun.authenticate(s.token).path).toBe(user('carol'));
   });
@@ -176,7 +169,7 @@ describe('activation', () => {
     const r = await ssrun.setPolicyActive('later', true, { keepToken: mine.token });
     expect(r).toMatchObject({ Name: 'later', Active: true, SessionsRevoked: 2 });
     expect(ssrun.authenticate(mine.token).path).toBe(user('erin'));
-    for (const t of [other, third]) expect((await errorOf(Promise.resolve().then(() => ssrun.authenticate(t.token)))).code).toBe('SESSION_EXPIRED');
+    for (const t of [other, third]) expect((await errorOf(() => ssrun.authenticate(t.token))).code).toBe('SESSION_EXPIRED');
     // already covered: activating again revokes nothing
     expect(await ssrun.setPolicyActive('later', true)).toMatchObject({ SessionsRevoked: 0 });
   });

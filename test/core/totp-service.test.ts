@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorOf } from '../helpers/refusal.js';
 import { createSsrun } from '../../dist/core/service.js';
 import { nodeCrypto } from '../../dist/crypto/node.js';
 import { totpProvider } from '../../dist/providers/totp/totp.js';
@@ -22,14 +23,6 @@ let ssrun: ReturnType<typeof createSsrun>;
 let close: () => void;
 
 const codeAt = (ms: number, secret = SECRET) => generate({ secret, epoch: Math.floor(ms / 1000) });
-const errorOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (e) {
-    return { code: (e as { code: string }).code, message: (e as Error).message };
-  }
-  throw new Error('expected a refusal');
-};
 const login = (name: string, mfa: string) => {
   const m = /^[0-9]+$/.test(mfa) ? { kind: 'passcode' as const, passcode: mfa } : { kind: 'recovery' as const, code: mfa };
   return ssrun.login({ type: 'user', name, secret: PASSWORD, method: m });

@@ -10,6 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../src/core/model.js';
 import { expectNoSecretsLeaked, json, secret, ssrun, tempHome, type RunResult } from '../helpers/cli.js';
 import { startServer, testTls, type RunningServer, type Tls } from '../helpers/server.js';
 import { ISO, cliClientHome, clientHome, expectRefused, http, loginUser, ok, savedToken } from './remote-helpers.js';
@@ -450,16 +451,6 @@ describe('every principal may read itself and run whoami', () => {
 
 // ---- the audit trail (after the matrix) ----------------------------------------------------------------------
 
-interface AuditRecord {
-  Id: number;
-  At: string;
-  Actor: string;
-  Source: string;
-  Action: string;
-  Principal: string;
-  Outcome: string;
-  Detail: string;
-}
 
 describe('audit trail', () => {
   let all: AuditRecord[];
