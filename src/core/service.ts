@@ -295,7 +295,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
       if (!satisfiable(eff.factors.value, types)) {
         throw new SsrunError(
           'EMPTY_FACTOR_SET',
-          `${pathOf(p)} would be allowed no factor at all: ${eff.factors.from.join(' and ')} together allow ${describeFactors(eff.factors.value)}, and no configuration satisfies that; nothing was changed`,
+          `${pathOf(p)} would be allowed no factor at all: ${eff.factors.from.length > 1 ? `${eff.factors.from.join(' and ')} together allow` : `${eff.factors.from[0]} allows`} ${describeFactors(eff.factors.value)}, and no configuration satisfies that; nothing was changed`,
         );
       }
       if (p.type === 'user' && p.name.toLowerCase() === ROOT_USER) {
@@ -459,6 +459,8 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
           Deadline: deadline.toISOString(),
           How: `ssrun mfa assign-principal -p ${path} -c CONFIG (an administrator), then log in with -m`,
         };
+        // The audit trail says why the password alone was enough.
+        detail = `${detail}; not enrolled, enrolment deadline ${enrollment.Deadline} (policy ${policyName})`;
       } else if (!allows(pol.factors.value, { name: assignment.configName, type: assignment.configType })) {
         denied(
           `${assignment.configName} not allowed by ${pol.factors.from.join(', ')}`,
@@ -583,6 +585,9 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
     if (pol?.reverifyAfterHours) {
       const last = principal.lastMfaAt ? Date.parse(principal.lastMfaAt) : 0;
       if (now.getTime() - last > pol.reverifyAfterHours.value * HOUR_MS) {
+        const path = principalPath(principal.type, principal.name);
+        const why = `policy ${pol.reverifyAfterHours.from.join(' and ')} asks for the second factor every ${pol.reverifyAfterHours.value} h; last at ${principal.lastMfaAt ?? 'never'}`;
+        store.write(() => audit(path, 'reverify', 'denied', why));
         throw new SsrunError(
           'REVERIFY_REQUIRED',
           `re-verification required: policy ${pol.reverifyAfterHours.from.join(' and ')} asks for the second factor every ${pol.reverifyAfterHours.value} h${principal.lastMfaAt ? ` (last at ${principal.lastMfaAt})` : ''}; run \`ssrun login\` again with -m`,
@@ -699,6 +704,8 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
           if (principal) store.unassign(principal.id, at);
         }
         store.deleteConfig(existing.Name);
+        // A policy's Factors may name it: no covered principal may be left with no allowed factor, nor root locked out.
+        checkPolicies(store.listPolicies());
         audit('-', 'mfa.delete', 'ok', `${existing.Name}${principals.length ? `, ${principals.length} assignments removed` : ''}`);
         return { Deleted: existing.Name, PrincipalsUnassigned: principals.length };
       });
@@ -974,7 +981,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
         if (store.getPolicy(doc.Name!)) throw new SsrunError('POLICY_EXISTS', `MFA policy ${shown(doc.Name)} already exists; use \`ssrun mfa policy update\``);
         checkFactorNames(doc.Factors);
         const { Targets, Name, ...rest } = doc;
-        return applyPolicy({ ...rest, Name: Name! }, resolveTargets(Targets), opts.keepToken, 'policy.create');
+        return applyPolicy({ ...rest, Name: Name!, Active: doc.Active ?? true }, resolveTargets(Targets), opts.keepToken, 'policy.create');
       });
     },
 
@@ -995,7 +1002,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
         }
         checkFactorNames(doc.Factors);
         const { Targets, Name: _n, ...rest } = doc;
-        return applyPolicy({ ...rest, Name: existing.Name }, resolveTargets(Targets), opts.keepToken, 'policy.update');
+        return applyPolicy({ ...rest, Name: existing.Name, Active: doc.Active ?? existing.Active }, resolveTargets(Targets), opts.keepToken, 'policy.update');
       });
     },
 

@@ -383,7 +383,8 @@ export interface PolicyDocument {
   EnrollWithinDays: number;
   ReverifyAfterHours: number | null;
   Targets: TargetRef[];
-  Active: boolean;
+  /** Absent in the file: true for a new policy, unchanged for an update. */
+  Active: boolean | undefined;
 }
 
 /** A policy file: keys in any case like configurations; every field checked and named when wrong. */
@@ -429,7 +430,7 @@ export function parsePolicyDocument(raw: unknown): PolicyDocument {
   if (t.length > 1000) fail('INVALID_POLICY', `Targets: ${t.length} targets, at most 1000 allowed`);
   const targets = t.map((x, i) => parseTargetPath(x, `Targets[${i}]`));
 
-  const a = keys.has('Active') ? keys.get('Active') : true;
-  if (typeof a !== 'boolean') fail('INVALID_POLICY', `Active: expected true or false, received ${typeName(a)}`);
+  const a = keys.has('Active') ? keys.get('Active') : undefined;
+  if (a !== undefined && typeof a !== 'boolean') fail('INVALID_POLICY', `Active: expected true or false, received ${typeName(a)}`);
   return { Name: name, Factors: factors, EnrollWithinDays: enroll, ReverifyAfterHours: reverify, Targets: targets, Active: a };
 }

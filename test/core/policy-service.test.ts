@@ -173,6 +173,12 @@ describe('activation', () => {
     // already covered: activating again revokes nothing
     expect(await ssrun.setPolicyActive('later', true)).toMatchObject({ SessionsRevoked: 0 });
   });
+
+  it('an update without Active keeps the policy as it was (active or not)', async () => {
+    await ssrun.createPolicy(policy('dormant', { Targets: [user('erin')], Active: false }));
+    expect(await ssrun.updatePolicy('dormant', { Targets: [user('erin')], EnrollWithinDays: 2 })).toMatchObject({ Active: false, EnrollWithinDays: 2 });
+    expect(await ssrun.updatePolicy('later', { Targets: [user('erin')], EnrollWithinDays: 3 })).toMatchObject({ Active: true, EnrollWithinDays: 3 });
+  });
 });
 
 describe('root is never locked out', () => {
