@@ -37,7 +37,7 @@ type Guard =
       /** A second permission some requests need (secrets in clear: update). */
       also?: (req: Req) => { op: Operation; resource: string } | undefined;
       /** Whether the request changes root's own credentials or MFA: only root may (no rule can allow it). */
-      touchesRoot?: (req: Req) => boolean;
+      touchesRoot?: (req: Req, ssrun: Ssrun) => boolean | Promise<boolean>;
     };
 
 const ROOT_PATH = 'principal/internal/user/root';
@@ -66,6 +66,14 @@ const isSelf = (type: PrincipalType) => (req: Req, c: Caller) => c.type === type
 const bodyPrincipalResource = (type: PrincipalType) => (req: Req) => principalPath(type, String(req.body?.name ?? ''));
 
 const mfa = (op: Operation) => ({ op, resource: () => RESOURCE_MFA });
+/** The configuration named in the URL is root's (changing or force-deleting it changes root's MFA). */
+const configOfRoot = async (r: Req, s: Ssrun) => {
+  try {
+    return (await s.getConfig(r.params.name ?? '', { verbose: true })).Principals?.some((p) => isRootPath(p.Principal)) ?? false;
+  } catch {
+    return false; // not found or invalid: the handler says so
+  }
+};
 const policy = (op: Operation) => ({ op, resource: () => `${RESOURCE_MFA}/policy` });
 // Secrets in clear are for those who may set them.
 const mfaRead = { ...mfa('read'), also: (req: Req) => (flag(req.query.show_secrets) ? { op: 'update' as const, resource: RESOURCE_MFA } : undefined) };
@@ -108,8 +116,8 @@ export const ROUTES: Route[] = [
   { method: 'GET', path: '/multi_factor', guard: mfaRead, handle: (s, r) => s.listConfigs({ verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
   { method: 'GET', path: '/multi_factor/:name', guard: mfaRead, handle: (s, r) => s.getConfig(r.params.name!, { verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
   { method: 'POST', path: '/multi_factor', status: 201, guard: mfa('create'), body: ANY_JSON, handle: (s, r) => s.createConfig(r.body) },
-  { method: 'PUT', path: '/multi_factor/:name', guard: mfa('update'), body: ANY_JSON, handle: (s, r) => s.updateConfig(r.params.name!, r.body) },
-  { method: 'DELETE', path: '/multi_factor/:name', guard: mfa('delete'), handle: (s, r) => s.deleteConfig(r.params.name!, { force: flag(r.query.force) }) },
+  { method: 'PUT', path: '/multi_factor/:name', guard: { ...mfa('update'), touchesRoot: configOfRoot }, body: ANY_JSON, handle: (s, r) => s.updateConfig(r.params.name!, r.body) },
+  { method: 'DELETE', path: '/multi_factor/:name', guard: { ...mfa('delete'), touchesRoot: async (r, s) => flag(r.query.force) && (await configOfRoot(r, s)) }, handle: (s, r) => s.deleteConfig(r.params.name!, { force: flag(r.query.force) }) },
   { method: 'POST', path: '/multi_factor_assignments', guard: { ...mfa('update'), touchesRoot: (r) => isRootPath(r.body?.principal) }, body: obj({ principal: str(300), mfa_identity: str(300), config: str(200) }, ['principal', 'config']),
     handle: (s, r) => s.assignPrincipal(String(r.body.principal), r.body.mfa_identity === undefined ? undefined : String(r.body.mfa_identity), String(r.body.config)) },
   { method: 'POST', path: '/multi_factor_verify', guard: { ...mfa('update'), self: (r, c) => c.type === 'user' && c.name.toLowerCase() === String(r.body?.username).toLowerCase() },
@@ -193,12 +201,16 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return503OnClosing: true,
     // A client must send its whole request within 30 s (no slow-loris); names may be 120 characters long.
     requestTimeout: 30_000,
+    // Node applies the larger of the two (and checks every connectionsCheckingInterval): keep both tight.
+    http: { headersTimeout: 20_000, requestTimeout: 30_000, connectionsCheckingInterval: 5_000 },
     routerOptions: { maxParamLength: 300 },
     frameworkErrors: (err: Error, _req: unknown, reply: unknown) => {
       // Fastify's own refusals (a malformed URL, a parameter too long) in our error shape.
       void (reply as FastifyReply).code(400).send(errorBody(new SsrunError('USAGE', `request: ${sanitizeLine(err.message, 120)}`)));
     },
-    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key, minVersion: 'TLSv1.2' as const } } : {}),
+    ...(opts.https
+      ? { https: { cert: opts.https.cert, key: opts.https.key, minVersion: 'TLSv1.2' as const, headersTimeout: 20_000, requestTimeout: 30_000, connectionsCheckingInterval: 5_000 } }
+      : {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 
@@ -233,6 +245,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   app.server.maxConnections = 2048;
+  app.server.headersTimeout = 20_000;
+  app.server.requestTimeout = 30_000;
   const shutdown = new AbortController();
   app.addHook('preClose', async () => shutdown.abort());
 
@@ -274,7 +288,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
             if (e instanceof SsrunError) serviceFor(req, undefined).noteRefusal(`${req.method} ${route.path}`, '-', e.code);
             throw e;
           }
-          if (route.guard !== 'token' && !caller.isRoot && route.guard.touchesRoot?.(r)) {
+          if (route.guard !== 'token' && !caller.isRoot && (await route.guard.touchesRoot?.(r, serviceFor(req, caller)))) {
             serviceFor(req, caller).refuse(caller, 'only root may change root\'s password, MFA or recovery codes');
           }
           if (route.guard !== 'token' && !(route.guard.self?.(r, caller) ?? false)) {
