@@ -122,7 +122,8 @@ export const ROUTES: Route[] = [
     handle: (s, r) => s.assignPrincipal(String(r.body.principal), r.body.mfa_identity === undefined ? undefined : String(r.body.mfa_identity), String(r.body.config)) },
   { method: 'POST', path: '/multi_factor_verify', guard: { ...mfa('update'), self: (r, c) => c.type === 'user' && c.name.toLowerCase() === String(r.body?.username).toLowerCase() },
     body: obj({ username: str(200), code: str(64) }, ['username', 'code']), handle: (s, r) => s.verifyEnrollment(String(r.body.username), String(r.body.code)) },
-  { method: 'POST', path: '/multi_factor_recovery_codes', status: 201, guard: { ...mfa('update'), self: (r, c) => c.path.toLowerCase() === String(r.body?.principal).toLowerCase(), touchesRoot: (r) => isRootPath(r.body?.principal) },
+  { method: 'POST', path: '/multi_factor_recovery_codes', status: 201, // Not for oneself with a token alone: new codes are a new factor, and changing a factor needs more than a session (S13).
+    guard: { ...mfa('update'), touchesRoot: (r) => isRootPath(r.body?.principal) },
     body: obj({ principal: str(300) }, ['principal']), handle: (s, r) => s.recoveryCodes(String(r.body.principal)) },
   { method: 'DELETE', path: '/multi_factor_assignments', guard: { ...mfa('update'), touchesRoot: (r) => isRootPath(r.query.principal) }, handle: (s, r) => s.removePrincipal(r.query.principal ?? '') },
 
