@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/core/model.js';
 import { expectNoSecretsLeaked, json, secret, ssrun, tempHome, type RunResult } from '../helpers/cli.js';
 import { startServer, testTls, type RunningServer, type Tls } from '../helpers/server.js';
-import { ISO, cliClientHome, clientHome, expectRefused, http, loginUser, ok, savedToken } from './remote-helpers.js';
+import { cliClientHome, clientHome, expectRefused, http, ISO, limited, loginUser, ok, savedToken } from './remote-helpers.js';
 
 afterAll(() => expectNoSecretsLeaked());
 
@@ -87,20 +87,6 @@ function configFile(name: string, host = HOST): string {
   return file;
 }
 
-/** Runs the tasks at most n at a time (scrypt on the server: a few at once keeps 2 cores busy, not swamped). */
-async function limited<T>(n: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
-  const results: T[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < tasks.length) {
-        const i = next++;
-        results[i] = await tasks[i]!();
-      }
-    }),
-  );
-  return results;
-}
 
 async function httpLogin(path: string, body: Record<string, string>): Promise<string> {
   const a = await http(server.url, 'POST', path, { body, ca: tls.caPem });

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EVIL_STATUS_MSG, startFakeDuo, type FakeDuo } from '../fakes/duo-server.js';
 import { expectNoSecretsLeaked, json, secret, ssrun, tempHome, type RunResult } from '../helpers/cli.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
-import { API, cliClientHome, clientHome, expectErrorAnswer, expectRefused, http, loginUser, ok, savedToken, sleep } from './remote-helpers.js';
+import { API, cliClientHome, clientHome, expectErrorAnswer, expectRefused, http, limited, loginUser, ok, savedToken, sleep } from './remote-helpers.js';
 
 const PW_ROOT = secret('hardening-root-password-Mx7Qa2');
 const PW_ROOT2 = secret('hardening-root-password2-Vc3Jn8');
@@ -40,20 +40,6 @@ afterAll(async () => {
   expectNoSecretsLeaked();
 });
 
-/** Runs the tasks at most n at a time (scrypt on the server: 2 cores). */
-async function limited<T>(n: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
-  const results: T[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < tasks.length) {
-        const i = next++;
-        results[i] = await tasks[i]!();
-      }
-    }),
-  );
-  return results;
-}
 
 /** A refused login whose stderr may hold progress lines before the error line (push, SMS). */
 function expectLoginDenied(r: RunResult, exitCode: number, code: string): void {

@@ -139,3 +139,18 @@ export function expectErrorAnswer(a: HttpAnswer, status: number, code: string, m
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the tasks at most n at a time (scrypt on the server: a few at once keeps 2 cores busy, not swamped). */
+export async function limited<T>(n: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
+  const results: T[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        results[i] = await tasks[i]!();
+      }
+    }),
+  );
+  return results;
+}
