@@ -276,11 +276,21 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
 
   /** The active policies' requirements for this principal (undefined: no active policy covers it). */
   function policyFor(p: Principal, policies: Policy[] = store.listPolicies()): Effective | undefined {
+    if (!policies.some((x) => x.Active)) return undefined; // nothing enforced: no need to look up its groups
     return effective(covering(policies, pathOf(p), store.groupsOf(p.id)));
   }
 
+  /** Every principal an active policy covers, with its requirements; none read at all when nothing is active. */
+  function covered(policies: Policy[]): { p: Principal; eff: Effective }[] {
+    if (!policies.some((x) => x.Active)) return [];
+    return allPrincipals().flatMap((p) => {
+      const eff = policyFor(p, policies);
+      return eff ? [{ p, eff }] : [];
+    });
+  }
+
   function coveredIds(policies: Policy[]): Set<string> {
-    return new Set(allPrincipals().filter((p) => policyFor(p, policies)).map((p) => p.id));
+    return new Set(covered(policies).map(({ p }) => p.id));
   }
 
   /**
@@ -289,9 +299,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
    */
   function checkPolicies(policies: Policy[]): void {
     const types = new Map(store.configTypes().map((c) => [c.name.toLowerCase(), c.type] as const));
-    for (const p of allPrincipals()) {
-      const eff = policyFor(p, policies);
-      if (!eff) continue;
+    for (const { p, eff } of covered(policies)) {
       if (!satisfiable(eff.factors.value, types)) {
         throw new SsrunError(
           'EMPTY_FACTOR_SET',
@@ -313,7 +321,7 @@ export function createSsrun({ store, providers, clock, crypto, actor = { princip
   /** Starts the enrolment window of every principal covered for the first time. */
   function refreshSubjects(policies: Policy[]): void {
     const at = nowIso();
-    for (const p of allPrincipals()) if (policyFor(p, policies)) store.setFirstApplied(p.id, at, false);
+    for (const { p } of covered(policies)) store.setFirstApplied(p.id, at, false);
   }
 
   function enrollmentDeadline(p: Principal, eff: Effective): Date {

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoSecretsLeaked, isRemote, json, secret, ssrun, tempHome, type RunResult } from '../helpers/cli.js';
+import { expectNoSecretsLeaked, expectRefused, isRemote, json, ok, secret, ssrun, tempHome } from '../helpers/cli.js';
 
 afterAll(() => expectNoSecretsLeaked());
 
@@ -24,20 +24,6 @@ function doc(name: string, options: Record<string, unknown> = {}, top: Record<st
 const BUILTIN_TOTP = { Type: 'totp', Name: 'totp', Options: { Issuer: 'ssrun', Digits: 6, Period: 30, Algorithm: 'SHA1', Skew: 1 } };
 
 const text = (d: unknown) => (typeof d === 'string' ? d : `${JSON.stringify(d, null, 2)}\n`);
-
-/** A refusal: this exit code, nothing on stdout, one line on stderr carrying the message and the code. */
-function expectRefused(r: RunResult, exitCode: number, code: string, message?: string | RegExp): void {
-  expect(r.stdout).toBe('');
-  expect(r.stderr).toMatch(new RegExp(`^ssrun: error: [^\\n]+ \\(${code}\\)\\n$`));
-  if (typeof message === 'string') expect(r.stderr).toContain(message);
-  else if (message) expect(r.stderr).toMatch(message);
-  expect(r.exitCode).toBe(exitCode);
-}
-
-function ok(r: RunResult): RunResult {
-  if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
 
 describe('mfa create', () => {
   let home: string;

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoSecretsLeaked, isRemote, json, secret, ssrun, storeHome, tempHome, type RunResult } from '../helpers/cli.js';
+import { expectNoSecretsLeaked, expectRefused, isRemote, json, ok, secret, ssrun, storeHome, tempHome } from '../helpers/cli.js';
 
 afterAll(() => expectNoSecretsLeaked());
 
@@ -20,19 +20,6 @@ const DUO_SK = secret('principals-e2e-duo-secret-Mw7Rt2');
 
 const DENIED = 'ssrun: error: authentication denied: wrong user name, password or passcode (AUTH_DENIED)\n';
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-function expectRefused(r: RunResult, exitCode: number, code: string, message?: string | RegExp): void {
-  expect(r.stdout).toBe('');
-  expect(r.stderr).toMatch(new RegExp(`^ssrun: error: [^\\n]+ \\(${code}\\)\\n$`));
-  if (typeof message === 'string') expect(r.stderr).toContain(message);
-  else if (message) expect(r.stderr).toMatch(message);
-  expect(r.exitCode).toBe(exitCode);
-}
-
-function ok(r: RunResult): RunResult {
-  if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
 
 const config = (name: string, host = 'api-aaaaaaaa.duosecurity.com') =>
   JSON.stringify({ Type: 'duo', Name: name, Options: { IntegrationKey: 'DIAAAAAAAAAAAAAAAAAA', SecretKey: DUO_SK, Host: host } });

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, expectNoSecretsLeaked, json, secret, ssrun, tempHome, type RunResult } from '../helpers/cli.js';
+import { BIN, expectNoSecretsLeaked, json, ok, ROOT, secret, ssrun, tempHome } from '../helpers/cli.js';
 
 afterAll(() => expectNoSecretsLeaked());
 
@@ -71,11 +71,6 @@ function onTty(args: string[], opts: { home: string; env?: Record<string, string
       else resolve({ output, exitCode: code ?? -1 });
     });
   });
-}
-
-function ok(r: RunResult): RunResult {
-  if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
-  return r;
 }
 
 const crlf = (s: string) => s.replace(/\n/g, '\r\n');

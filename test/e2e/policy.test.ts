@@ -11,7 +11,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT_PASSWORD, expectNoSecretsLeaked, isRemote, json, secret, ssrun, storeHome, tempHome, type RunResult } from '../helpers/cli.js';
+import { expectNoSecretsLeaked, expectRefused, isRemote, json, ok, ROOT_PASSWORD, type RunResult, secret, ssrun, storeHome, tempHome } from '../helpers/cli.js';
 
 afterAll(() => expectNoSecretsLeaked());
 
@@ -23,18 +23,6 @@ const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const user = (name: string) => `principal/internal/user/${name}`;
 const group = (name: string) => `principal/internal/group/${name}`;
-
-function ok(r: RunResult): RunResult {
-  if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
-
-function expectRefused(r: RunResult, exitCode: number, code: string, message?: string): void {
-  expect(r.stderr).toMatch(new RegExp(`^ssrun: error: [^\\n]+ \\(${code}\\)\\n$`));
-  if (message) expect(r.stderr).toContain(message);
-  expect(r.stdout).toBe('');
-  expect(r.exitCode).toBe(exitCode);
-}
 
 /** commander's own usage error (no code). */
 function expectMissing(r: RunResult, option: string): void {

@@ -6,24 +6,12 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoSecretsLeaked, json, secret, ssrun, tempHome, type RunResult } from '../helpers/cli.js';
+import { expectNoSecretsLeaked, expectRefused, json, ok, secret, ssrun, tempHome } from '../helpers/cli.js';
 
 afterAll(() => expectNoSecretsLeaked());
 
 const PW = secret('totp-e2e-password-Zx81');
 const DENIED = 'ssrun: error: authentication denied: wrong user name, password or passcode (AUTH_DENIED)\n';
-
-function ok(r: RunResult): RunResult {
-  if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
-
-function expectRefused(r: RunResult, exitCode: number, code: string, message?: string): void {
-  expect(r.stdout).toBe('');
-  expect(r.stderr).toMatch(new RegExp(`^ssrun: error: [^\\n]+ \\(${code}\\)\\n$`));
-  if (message) expect(r.stderr).toContain(message);
-  expect(r.exitCode).toBe(exitCode);
-}
 
 /** What an authenticator app does with the URI it scanned. */
 async function appCode(uri: string, offsetSteps = 0): Promise<string> {

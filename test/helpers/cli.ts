@@ -136,6 +136,21 @@ export async function ssrun(args: string[], opts: RunOptions): Promise<RunResult
   return result;
 }
 
+/** The run succeeded (exit 0); otherwise fails showing everything it printed. */
+export function ok(r: RunResult): RunResult {
+  if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/** A refusal: this exit code, nothing on stdout, one line on stderr carrying the message and the code. */
+export function expectRefused(r: RunResult, exitCode: number, code: string, message?: string | RegExp): void {
+  expect(r.stdout, `stdout of a refusal (stderr: ${r.stderr})`).toBe('');
+  expect(r.stderr).toMatch(new RegExp(`^ssrun: error: [^\\n]+ \\(${code}\\)\\n$`));
+  if (typeof message === 'string') expect(r.stderr).toContain(message);
+  else if (message) expect(r.stderr).toMatch(message);
+  expect(r.exitCode).toBe(exitCode);
+}
+
 /** Parses stdout as JSON, failing with the whole output shown when it is not. */
 export function json<T = any>(r: RunResult): T {
   try {

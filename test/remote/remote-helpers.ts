@@ -7,24 +7,13 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { secret, ssrun, tempHome, type RunResult } from '../helpers/cli.js';
+import { ok, secret, ssrun, tempHome } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/server.js';
 
 export const API = '/secretssafe/api/v1';
 
 /** A refusal: nothing on stdout, one `ssrun: error: … (CODE)` line on stderr, the exit code. */
-export function expectRefused(r: RunResult, exitCode: number, code: string, message?: string | RegExp): void {
-  expect(r.stdout, `stdout of a refusal (stderr: ${r.stderr})`).toBe('');
-  expect(r.stderr).toMatch(new RegExp(`^ssrun: error: [^\\n]+ \\(${code}\\)\\n$`));
-  if (typeof message === 'string') expect(r.stderr).toContain(message);
-  else if (message) expect(r.stderr).toMatch(message);
-  expect(r.exitCode).toBe(exitCode);
-}
-
-export function ok(r: RunResult): RunResult {
-  if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
+export { expectRefused, ok } from '../helpers/cli.js';
 
 export const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 

@@ -34,10 +34,14 @@ export async function groupRemoveMember(opts: GlobalOptions & { name: string; pr
   printJson(await (await service(opts)).removeMember(opts.name, opts.principal));
 }
 
-/** The caller's own session survives a policy that revokes sessions (a server knows it from the bearer token). */
-async function keepToken(opts: GlobalOptions): Promise<string | undefined> {
+/**
+ * The service, and the caller's own session token, which survives a policy that revokes sessions (a server
+ * knows it from the bearer token; the embedded store from this home's saved session).
+ */
+async function serviceAndOwnToken(opts: GlobalOptions) {
   const target = await resolveTarget(opts);
-  return target.kind === 'local' ? (await savedSession(opts, target.key))?.token : undefined;
+  const keepToken = target.kind === 'local' ? (await savedSession(opts, target.key))?.token : undefined;
+  return { ssrun: await service(opts, target), keepToken };
 }
 
 function revokedNotice(result: { Name: string; SessionsRevoked: number; Active: boolean }): void {
@@ -46,7 +50,8 @@ function revokedNotice(result: { Name: string; SessionsRevoked: number; Active: 
 
 export async function policyCreate(opts: GlobalOptions & { file: string }): Promise<void> {
   const doc = await readJsonInput(opts.file);
-  const result = await (await service(opts)).createPolicy(doc, { keepToken: await keepToken(opts) });
+  const { ssrun, keepToken } = await serviceAndOwnToken(opts);
+  const result = await ssrun.createPolicy(doc, { keepToken });
   printJson(result);
   revokedNotice(result);
 }
@@ -59,7 +64,8 @@ export async function policyGet(opts: GetOptions): Promise<void> {
 
 export async function policyUpdate(opts: GlobalOptions & { file: string; name: string }): Promise<void> {
   const doc = await readJsonInput(opts.file);
-  const result = await (await service(opts)).updatePolicy(opts.name, doc, { keepToken: await keepToken(opts) });
+  const { ssrun, keepToken } = await serviceAndOwnToken(opts);
+  const result = await ssrun.updatePolicy(opts.name, doc, { keepToken });
   printJson(result);
   revokedNotice(result);
 }
@@ -69,7 +75,8 @@ export async function policyDelete(opts: GlobalOptions & { name: string }): Prom
 }
 
 export async function policyActivate(opts: GlobalOptions & { name: string }): Promise<void> {
-  const result = await (await service(opts)).setPolicyActive(opts.name, true, { keepToken: await keepToken(opts) });
+  const { ssrun, keepToken } = await serviceAndOwnToken(opts);
+  const result = await ssrun.setPolicyActive(opts.name, true, { keepToken });
   printJson(result);
   revokedNotice(result);
 }
