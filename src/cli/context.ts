@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { SsrunError } from '../core/errors.js';
 import type { Ssrun, SsrunApi } from '../core/service.js';
-import type { MfaProviderApi, TotpApi } from '../core/ports.js';
 
 export interface GlobalOptions {
   home?: string;
@@ -68,10 +67,17 @@ function homeError(e: unknown, home: string): unknown {
 /** Opens the embedded store (creating it on first use, with a one-line notice): what the service needs. */
 export async function openLocalDeps(opts: GlobalOptions) {
   const home = await resolveHome(opts);
-  const [{ openSqliteStore }, { nodeCrypto }] = await Promise.all([import('../store/sqlite.js'), import('../crypto/node.js')]);
+  const [{ openSqliteStore }, { nodeCrypto }, { defaultFactors }, { builtinConfigs }] = await Promise.all([
+    import('../store/sqlite.js'),
+    import('../crypto/node.js'),
+    import('../providers/registry.js'),
+    import('../core/factor.js'),
+  ]);
+  // Each provider loads its heavy parts (the Duo client and node:https, otplib) only when a login needs them.
+  const factors = defaultFactors();
   let s: ReturnType<typeof openSqliteStore>;
   try {
-    s = openSqliteStore({ home, masterKey: { fromEnv: masterKeyFromEnv } });
+    s = openSqliteStore({ home, masterKey: { fromEnv: masterKeyFromEnv }, builtins: builtinConfigs(factors) });
   } catch (e) {
     throw homeError(e, home);
   }
@@ -84,18 +90,7 @@ export async function openLocalDeps(opts: GlobalOptions) {
         : `created a new store at ${s.path}, sealed with SSRUN_MASTER_KEY`,
     );
   }
-  // The Duo client (and node:https) loads only when a login needs it.
-  const duo: MfaProviderApi = {
-    authenticate: async (ctx) => (await import('../providers/duo/client.js')).createDuoProvider().authenticate(ctx),
-  };
-  // otplib too: only when a TOTP configuration is used.
-  const totpModule = () => import('../providers/totp/totp.js').then((m) => m.totpProvider);
-  const totp: TotpApi = {
-    generateSecret: async () => (await totpModule()).generateSecret(),
-    uri: async (args) => (await totpModule()).uri(args),
-    verify: async (args) => (await totpModule()).verify(args),
-  };
-  return { home, opened: s, deps: { store: s.store, providers: { duo, totp }, clock: { now: () => new Date() }, crypto: nodeCrypto } };
+  return { home, opened: s, deps: { store: s.store, factors, clock: { now: () => new Date() }, crypto: nodeCrypto } };
 }
 
 /** The service over the embedded store. */

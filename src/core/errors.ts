@@ -82,6 +82,8 @@ export const ERROR_CODES = {
   /** The token expired, was logged out, or was revoked by a password or MFA change. */
   SESSION_EXPIRED: 'AUTH_DENIED',
   LOCKED_OUT: 'LOCKED_OUT',
+  /** As many attempts of the principal are in progress as the lockout allows, for longer than the wait bound. */
+  ATTEMPTS_IN_FLIGHT: 'LOCKED_OUT',
   /** Too many requests from this address (server contexts). */
   RATE_LIMITED: 'LOCKED_OUT',
   // authorization (server contexts)

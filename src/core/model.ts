@@ -1,35 +1,16 @@
 // Domain types. Output shapes use the capitalised keys of the documented CLI (Type, Name, Options…).
 
-export const CONFIG_TYPES = ['duo', 'totp'] as const;
-export type ConfigType = (typeof CONFIG_TYPES)[number];
+/** A configuration's type names its factor provider (src/providers/<type>/, registered in one place). */
+export type ConfigType = string;
 
 export const REDACTED = '********';
 
-export interface DuoOptions {
-  IntegrationKey: string;
-  SecretKey: string;
-  Host: string;
-  CaFile?: string;
+/** A validated MFA configuration, secrets in clear (only ever in memory); Options are the provider's. */
+export interface MfaConfig {
+  Type: ConfigType;
+  Name: string;
+  Options: Record<string, unknown>;
 }
-
-export const TOTP_ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'] as const;
-export type TotpAlgorithm = (typeof TOTP_ALGORITHMS)[number];
-
-/** RFC 6238 parameters of a `totp` configuration; the secret belongs to each principal's assignment. */
-export interface TotpOptions {
-  Issuer: string;
-  Digits: 6 | 8;
-  Period: number;
-  Algorithm: TotpAlgorithm;
-  Skew: number;
-}
-
-export const TOTP_DEFAULTS: TotpOptions = { Issuer: 'ssrun', Digits: 6, Period: 30, Algorithm: 'SHA1', Skew: 1 };
-/** The configuration every store starts with (it may be deleted). */
-export const BUILTIN_TOTP_CONFIG = 'totp';
-
-/** A validated MFA configuration, secrets in clear (only ever in memory). */
-export type MfaConfig = { Type: 'duo'; Name: string; Options: DuoOptions } | { Type: 'totp'; Name: string; Options: TotpOptions };
 
 export type StoredConfig = MfaConfig & {
   id: string;
@@ -50,7 +31,7 @@ export interface Assignment {
   configType: ConfigType;
   providerUserId: string;
   assignedAt: string;
-  /** TOTP: enrolled but not yet confirmed by a first valid code. */
+  /** Enrolled but not yet confirmed (a TOTP secret before its first valid code). */
   pending: boolean;
 }
 
@@ -70,9 +51,8 @@ export interface Principal {
   assignment: Assignment | null;
 }
 
-export const FACTORS = ['push', 'phone', 'sms', 'auto'] as const;
-export type Factor = (typeof FACTORS)[number];
-export type MfaMethod = { kind: 'passcode'; passcode: string } | { kind: 'factor'; factor: Factor } | { kind: 'recovery'; code: string };
+/** What `-m` (or the terminal prompt) asked for, as the principal's provider read it; recovery codes are the core's. */
+export type MfaMethod = { kind: 'passcode'; passcode: string } | { kind: 'factor'; factor: string } | { kind: 'recovery'; code: string };
 
 export const RECOVERY_CODE_COUNT = 10;
 
@@ -150,9 +130,6 @@ export interface Group {
 
 /** Which second factors a policy allows: any, only phishing-resistant ones, or these configurations. */
 export type FactorSpec = 'any' | 'phishing-resistant' | string[];
-
-/** Configuration types that resist phishing (origin-bound, like security keys). None of duo or totp is. */
-export const PHISHING_RESISTANT_TYPES: readonly ConfigType[] = [];
 
 export interface Policy {
   Name: string;

@@ -2,7 +2,11 @@
 // (smallest enrolment window, shortest re-verification interval, the intersection of the factor sets), each
 // with the policies that set it, so `mfa policy explain` can say why.
 
-import { PHISHING_RESISTANT_TYPES, type ConfigType, type FactorSpec, type Policy } from './model.js';
+import type { ConfigType, FactorSpec, Policy } from './model.js';
+
+/** Which configuration types resist phishing: the factor registry's answer (none by default). */
+export type PhishingResistance = (type: ConfigType) => boolean;
+const NONE: PhishingResistance = () => false;
 
 /** A factor set: every configuration, or the configurations that pass all of the constraints. */
 export interface FactorSet {
@@ -29,9 +33,9 @@ export function intersect(a: FactorSet, b: FactorSet): FactorSet {
 }
 
 /** Whether a configuration (name and type) satisfies the set. */
-export function allows(set: FactorSet, config: { name: string; type: ConfigType }): boolean {
+export function allows(set: FactorSet, config: { name: string; type: ConfigType }, resists: PhishingResistance = NONE): boolean {
   if (set.any) return true;
-  if (set.phishingResistant && !PHISHING_RESISTANT_TYPES.includes(config.type)) return false;
+  if (set.phishingResistant && !resists(config.type)) return false;
   return set.names === undefined || set.names.has(config.name.toLowerCase());
 }
 
@@ -40,11 +44,11 @@ export function allows(set: FactorSet, config: { name: string; type: ConfigType 
  * that became empty, or a phishing-resistant constraint over a list with no phishing-resistant member, cannot.
  * A phishing-resistant constraint alone is satisfiable (by a type, even before such a configuration exists).
  */
-export function satisfiable(set: FactorSet, configs: ReadonlyMap<string, ConfigType>): boolean {
+export function satisfiable(set: FactorSet, configs: ReadonlyMap<string, ConfigType>, resists: PhishingResistance = NONE): boolean {
   if (set.any || set.names === undefined) return true;
   return [...set.names].some((n) => {
     const type = configs.get(n);
-    return type !== undefined && (!set.phishingResistant || PHISHING_RESISTANT_TYPES.includes(type));
+    return type !== undefined && (!set.phishingResistant || resists(type));
   });
 }
 

@@ -1,6 +1,7 @@
-// The ports the core depends on. Adapters live outside core/ (store/, providers/, crypto/).
+// The ports the core depends on. Adapters live outside core/ (store/, providers/, crypto/). The factor port
+// is in factor.ts.
 
-import type { AuditEntry, AuditRecord, Authorization, Effect, Group, Operation, Policy, TotpOptions, ConfigType, DuoOptions, Factor, MfaConfig, MfaMethod, Principal, PrincipalType, Session, StoredConfig } from './model.js';
+import type { AuditEntry, AuditRecord, Authorization, ConfigType, Effect, Group, MfaConfig, Operation, Policy, Principal, PrincipalType, Session, StoredConfig } from './model.js';
 
 /** A policy target resolved to the row it names. */
 export type PolicyTarget = { kind: 'group'; id: string; path: string } | { kind: 'principal'; id: string; path: string };
@@ -9,84 +10,113 @@ export interface Clock {
   now(): Date;
 }
 
-/** Persistence. Secrets cross this port in clear; the adapter encrypts them at rest. */
-export interface Store {
-  /** Runs fn in one write transaction (BEGIN IMMEDIATE), so read-modify-write cannot race. */
-  write<T>(fn: () => T): T;
+/** A configuration on its way into the store: the provider's secret options apart, to be sealed at rest. */
+export interface ConfigRecord extends MfaConfig {
+  /** Option keys that are secrets (the provider's list): sealed at rest, the rest stored in clear. */
+  secretKeys: readonly string[];
+}
 
-  listConfigs(): StoredConfig[];
-  getConfig(name: string): StoredConfig | undefined;
+/** The provider-owned state of an assignment: a sealed secret (a TOTP seed) and a counter only allowed to grow. */
+export interface FactorState {
+  secret: string | null;
+  /** The last value accepted (TOTP: the time step), for replay protection; null before the first. */
+  counter: number | null;
+  pending: boolean;
+}
+
+/**
+ * Every operation of the store, asynchronous so that a network database is one more adapter. Outside `write`
+ * each call stands alone; inside, the `tx` handed to the function runs in that transaction.
+ */
+export interface StoreOps {
+  listConfigs(): Promise<StoredConfig[]>;
+  getConfig(name: string): Promise<StoredConfig | undefined>;
   /** The stored name and type, without opening secrets (delete and assign need no keys). */
-  findConfig(name: string): { Name: string; Type: ConfigType } | undefined;
-  insertConfig(config: MfaConfig, at: string): StoredConfig;
-  updateConfig(name: string, config: MfaConfig, at: string): StoredConfig;
-  deleteConfig(name: string): void;
-  principalsOfConfig(name: string): { path: string; providerUserId: string; assignedAt: string; pending: boolean }[];
+  findConfig(name: string): Promise<{ Name: string; Type: ConfigType } | undefined>;
+  insertConfig(config: ConfigRecord, at: string): Promise<StoredConfig>;
+  updateConfig(name: string, config: ConfigRecord, at: string): Promise<StoredConfig>;
+  deleteConfig(name: string): Promise<void>;
+  principalsOfConfig(name: string): Promise<{ path: string; providerUserId: string; assignedAt: string; pending: boolean }[]>;
+  /** Every configuration's name and type (no secrets opened). */
+  configTypes(): Promise<{ name: string; type: ConfigType }[]>;
 
-  listPrincipals(type: PrincipalType): Principal[];
-  getPrincipal(type: PrincipalType, name: string): Principal | undefined;
-  getPrincipalById(id: string): Principal | undefined;
-  insertPrincipal(type: PrincipalType, name: string, credential: string | null, at: string): Principal;
+  listPrincipals(type: PrincipalType): Promise<Principal[]>;
+  getPrincipal(type: PrincipalType, name: string): Promise<Principal | undefined>;
+  getPrincipalById(id: string): Promise<Principal | undefined>;
+  insertPrincipal(type: PrincipalType, name: string, credential: string | null, at: string): Promise<Principal>;
   /** Sets the password hash or API-key digest and raises the credential epoch (revoking its sessions). */
-  setCredential(principalId: string, credential: string, at: string): void;
-  deletePrincipal(principalId: string): void;
+  setCredential(principalId: string, credential: string, at: string): Promise<void>;
+  deletePrincipal(principalId: string): Promise<void>;
+
   /**
    * Assigns (or replaces) the principal's MFA config and raises its credential epoch (revoking its sessions).
-   * A TOTP assignment carries its secret (sealed at rest) and starts pending until a first valid code.
+   * A provider's secret (sealed at rest) may come with it, and the assignment may start pending.
    */
-  assign(principalId: string, configName: string, providerUserId: string, at: string, totp?: { secret: string; pending: boolean }): void;
-  /** The TOTP secret of the principal's assignment and the last time step accepted. */
-  getTotpState(principalId: string): { secret: string; lastStep: number | null; pending: boolean } | undefined;
-  /** Records that this time step was used, only if it is later than the last one (false: a replay). */
-  commitTimeStep(principalId: string, step: number): boolean;
-  confirmAssignment(principalId: string): void;
+  assign(principalId: string, configName: string, providerUserId: string, at: string, state?: { secret: string | null; pending: boolean }): Promise<void>;
+  /** The provider state of the principal's assignment (its secret opened). */
+  getFactorState(principalId: string): Promise<FactorState | undefined>;
+  /** Records the counter value, only if it is greater than the stored one (false: a replay). */
+  advanceCounter(principalId: string, value: number): Promise<boolean>;
+  confirmAssignment(principalId: string): Promise<void>;
+  unassign(principalId: string, at: string): Promise<void>;
 
   /** A keyed digest of a recovery code (the key never leaves the adapter), for storage and lookup. */
-  recoveryDigest(principalId: string, code: string): string;
-  replaceRecoveryCodes(principalId: string, digests: string[], at: string): void;
+  recoveryDigest(principalId: string, code: string): Promise<string>;
+  replaceRecoveryCodes(principalId: string, digests: string[], at: string): Promise<void>;
   /** Marks an unused code used; false when there is none with this digest. */
-  useRecoveryCode(principalId: string, digest: string, at: string): boolean;
-  recoveryCodesLeft(principalId: string): number;
-  unassign(principalId: string, at: string): void;
+  useRecoveryCode(principalId: string, digest: string, at: string): Promise<boolean>;
+  recoveryCodesLeft(principalId: string): Promise<number>;
+
   /** Saves the lockout state computed by the core. */
-  saveAuthState(principalId: string, failedCount: number, lockedUntil: string | null): void;
+  saveAuthState(principalId: string, failedCount: number, lockedUntil: string | null): Promise<void>;
+  /** Attempts of the principal still in flight (not yet settled, not expired at `now`); drops expired ones. */
+  countAttempts(principalId: string, now: string): Promise<number>;
+  insertAttempt(id: string, principalId: string, expiresAt: string): Promise<void>;
+  /** Settles an attempt; false when it was no longer there (expired and dropped). */
+  deleteAttempt(id: string): Promise<boolean>;
 
-  insertSession(session: Session): void;
-  deleteSession(tokenHash: string): boolean;
-  getSession(tokenHash: string): Session | undefined;
-  deleteExpiredSessions(now: string): number;
-
-  listAuthorizations(principalId?: string): Authorization[];
-  findAuthorization(principalId: string, operation: Operation, resource: string): Authorization | undefined;
-  insertAuthorization(principalId: string, operation: Operation, effect: Effect, resource: string, at: string): Authorization;
-  deleteAuthorization(principalId: string, operation: Operation, resource: string): boolean;
-
-  audit(entry: AuditEntry): void;
-  listAudit(filter: { since?: string; principal?: string; limit: number }): AuditRecord[];
-
-  insertGroup(name: string, at: string): Group;
-  getGroup(name: string): Group | undefined;
-  listGroups(): Group[];
-  deleteGroup(groupId: string): void;
-  addMember(groupId: string, principalId: string, at: string): boolean;
-  removeMember(groupId: string, principalId: string): boolean;
-  /** Paths of the groups the principal belongs to. */
-  groupsOf(principalId: string): string[];
-
-  /** Every configuration's name and type (no secrets opened). */
-  configTypes(): { name: string; type: ConfigType }[];
-  listPolicies(): Policy[];
-  getPolicy(name: string): Policy | undefined;
-  /** Inserts or replaces the policy (by name) with its targets, resolved to ids. */
-  savePolicy(policy: Omit<Policy, 'Targets' | 'CreatedAt' | 'UpdatedAt'>, targets: PolicyTarget[], at: string): Policy;
-  deletePolicy(name: string): void;
-
-  /** When policies first applied to the principal (the start of its enrolment window). */
-  firstApplied(principalId: string): string | undefined;
-  setFirstApplied(principalId: string, at: string, overwrite: boolean): void;
-  setLastMfa(principalId: string, at: string): void;
+  insertSession(session: Session): Promise<void>;
+  deleteSession(tokenHash: string): Promise<boolean>;
+  getSession(tokenHash: string): Promise<Session | undefined>;
+  deleteExpiredSessions(now: string): Promise<number>;
   /** Ends the principal's sessions but the one with this token digest; returns how many ended. */
-  deleteSessionsExcept(principalId: string, keepTokenHash: string | undefined): number;
+  deleteSessionsExcept(principalId: string, keepTokenHash: string | undefined): Promise<number>;
+
+  listAuthorizations(principalId?: string): Promise<Authorization[]>;
+  findAuthorization(principalId: string, operation: Operation, resource: string): Promise<Authorization | undefined>;
+  insertAuthorization(principalId: string, operation: Operation, effect: Effect, resource: string, at: string): Promise<Authorization>;
+  deleteAuthorization(principalId: string, operation: Operation, resource: string): Promise<boolean>;
+
+  audit(entry: AuditEntry): Promise<void>;
+  listAudit(filter: { since?: string; principal?: string; limit: number }): Promise<AuditRecord[]>;
+
+  insertGroup(name: string, at: string): Promise<Group>;
+  getGroup(name: string): Promise<Group | undefined>;
+  listGroups(): Promise<Group[]>;
+  deleteGroup(groupId: string): Promise<void>;
+  addMember(groupId: string, principalId: string, at: string): Promise<boolean>;
+  removeMember(groupId: string, principalId: string): Promise<boolean>;
+  /** Paths of the groups the principal belongs to. */
+  groupsOf(principalId: string): Promise<string[]>;
+
+  listPolicies(): Promise<Policy[]>;
+  getPolicy(name: string): Promise<Policy | undefined>;
+  /** Inserts or replaces the policy (by name) with its targets, resolved to ids. */
+  savePolicy(policy: Omit<Policy, 'Targets' | 'CreatedAt' | 'UpdatedAt'>, targets: PolicyTarget[], at: string): Promise<Policy>;
+  deletePolicy(name: string): Promise<void>;
+  /** When policies first applied to the principal (the start of its enrolment window). */
+  firstApplied(principalId: string): Promise<string | undefined>;
+  setFirstApplied(principalId: string, at: string, overwrite: boolean): Promise<void>;
+  setLastMfa(principalId: string, at: string): Promise<void>;
+}
+
+/** Persistence. Secrets cross this port in clear; the adapter encrypts them at rest. */
+export interface Store extends StoreOps {
+  /**
+   * Runs fn in one write transaction (SQLite: BEGIN IMMEDIATE), so read-modify-write cannot race; rolled back
+   * when fn throws. fn awaits only `tx`'s operations: no provider call, hash or other slow work inside.
+   */
+  write<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
 }
 
 /** Hashing and randomness: node:crypto lives behind this port. */
@@ -105,44 +135,3 @@ export interface Crypto {
 }
 
 export type ProgressEvent = { kind: 'info'; message: string };
-
-/** What Duo is asked for: a passcode or a factor (recovery codes never reach a provider). */
-export type DuoMethod = Exclude<MfaMethod, { kind: 'recovery' }>;
-
-export interface DuoRequestContext {
-  options: DuoOptions;
-  providerUserId: string;
-  /** Absolute deadline (ms since epoch, by the clock) for the whole exchange. */
-  deadline: number;
-  signal?: AbortSignal;
-  onProgress?: (event: ProgressEvent) => void;
-  /** Called when the preauth step asks for a factor and none was given. */
-  chooseFactor?: (available: Factor[]) => Promise<DuoMethod>;
-  method: DuoMethod | undefined;
-  /** Context shown to the user on the device (Duo's pushinfo). */
-  pushInfo?: Record<string, string>;
-}
-
-export type ProviderOutcome =
-  | { result: 'allow'; factor: string; bypass: boolean; message: string }
-  | { result: 'deny'; reason: 'denied' | 'policy' | 'fraud' | 'enroll' | 'sms_sent' | 'timeout' | 'invalid_passcode'; message: string };
-
-/** A second-factor provider. Transport and protocol failures throw PROVIDER_* errors (fail closed). */
-export interface MfaProviderApi {
-  authenticate(ctx: DuoRequestContext): Promise<ProviderOutcome>;
-}
-
-/** RFC 6238 time-based one-time passwords. */
-export interface TotpApi {
-  /** A fresh secret of 160 bits, base32. */
-  generateSecret(): Promise<string>;
-  /** The otpauth:// URI an authenticator app scans. */
-  uri(args: { secret: string; issuer: string; label: string; options: TotpOptions }): Promise<string>;
-  /** Whether the code matches within ±Skew steps of `at`; the matched time step when it does. */
-  verify(args: { secret: string; code: string; options: TotpOptions; at: Date }): Promise<{ valid: true; timeStep: number } | { valid: false }>;
-}
-
-export interface Providers {
-  duo: MfaProviderApi;
-  totp: TotpApi;
-}

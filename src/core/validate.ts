@@ -2,25 +2,7 @@
 // what was received and what was expected, and never echoes a secret value.
 
 import { SsrunError, type ErrorCode } from './errors.js';
-import {
-  CONFIG_TYPES,
-  EFFECTS,
-  FACTORS,
-  OPERATIONS,
-  type Effect,
-  type Operation,
-  type ConfigType,
-  type DuoOptions,
-  type Factor,
-  TOTP_ALGORITHMS,
-  TOTP_DEFAULTS,
-  type MfaConfig,
-  type MfaMethod,
-  type TotpAlgorithm,
-  type TotpOptions,
-  type PrincipalRef,
-  type PrincipalType,
-} from './model.js';
+import { EFFECTS, OPERATIONS, type Effect, type Operation, type PrincipalRef, type PrincipalType } from './model.js';
 
 export const MAX_INPUT_BYTES = 64 * 1024;
 export const MAX_PASSWORD_BYTES = 1024;
@@ -29,7 +11,6 @@ const MAX_OPTION_CHARS = 1024;
 
 const CONFIG_NAME_RE = /^[A-Za-z0-9 ._@+-]{1,120}$/;
 const PRINCIPAL_NAME_RE = /^[A-Za-z0-9._@+-]{1,120}$/;
-const HOST_RE = /^(?=.{1,253}(?::|$))[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::(\d{1,5}))?$/;
 
 /** Quote a value received from outside for a message: JSON escaping removes CR/LF and terminal escapes. */
 export function shown(value: unknown, max = 60): string {
@@ -45,13 +26,13 @@ export function sanitizeLine(text: string, max = 200): string {
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
-function typeName(v: unknown): string {
+export function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
-function fail(code: ErrorCode, message: string): never {
+export function fail(code: ErrorCode, message: string): never {
   throw new SsrunError(code, message);
 }
 
@@ -69,7 +50,7 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-function suggestion(key: string, known: readonly string[]): string {
+export function suggestion(key: string, known: readonly string[]): string {
   let best = '';
   let bestDistance = Infinity;
   for (const k of known) {
@@ -83,7 +64,7 @@ function suggestion(key: string, known: readonly string[]): string {
  * Reads the keys of an object case-insensitively against a known list. Unknown keys and keys given twice
  * (in different cases) are errors naming the field path.
  */
-function pickKeys(obj: Record<string, unknown>, known: readonly string[], where: string): Map<string, unknown> {
+export function pickKeys(obj: Record<string, unknown>, known: readonly string[], where: string): Map<string, unknown> {
   const out = new Map<string, unknown>();
   for (const [key, value] of Object.entries(obj)) {
     const canonical = known.find((k) => k.toLowerCase() === key.toLowerCase());
@@ -95,7 +76,7 @@ function pickKeys(obj: Record<string, unknown>, known: readonly string[], where:
   return out;
 }
 
-function requireString(value: unknown, field: string, opts: { secret?: boolean; max?: number } = {}): string {
+export function requireString(value: unknown, field: string, opts: { secret?: boolean; max?: number } = {}): string {
   if (value === undefined) fail('INVALID_CONFIG', `${field}: required, but missing`);
   if (typeof value !== 'string') fail('INVALID_CONFIG', `${field}: expected a string, received ${typeName(value)}`);
   const trimmed = value.trim();
@@ -118,84 +99,10 @@ export function validateConfigName(value: unknown, field = 'Name'): string {
   return name;
 }
 
-export function validateHost(value: string, field: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) fail('INVALID_CONFIG', `${field}: ${shown(value)} has a scheme; expected a bare hostname such as api-XXXXXXXX.duosecurity.com`);
-  if (value.includes('/')) fail('INVALID_CONFIG', `${field}: ${shown(value)} has a path; expected hostname[:port] only`);
-  const m = HOST_RE.exec(value);
-  if (!m) fail('INVALID_CONFIG', `${field}: ${shown(value)} is not a hostname; expected hostname[:port], such as api-XXXXXXXX.duosecurity.com`);
-  if (m[1] !== undefined) {
-    const port = Number(m[1]);
-    if (port < 1 || port > 65535) fail('INVALID_CONFIG', `${field}: port ${port} is out of range 1–65535`);
-  }
-  return value;
-}
-
-const TOP_KEYS = ['Type', 'Name', 'Options'] as const;
-const DUO_KEYS = ['IntegrationKey', 'SecretKey', 'Host', 'CaFile'] as const;
-
-function parseDuoOptions(raw: unknown): DuoOptions {
-  if (raw === undefined) fail('INVALID_CONFIG', 'Options: required, but missing');
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('INVALID_CONFIG', `Options: expected an object, received ${typeName(raw)}`);
-  const keys = pickKeys(raw as Record<string, unknown>, DUO_KEYS, 'Options');
-  const options: DuoOptions = {
-    IntegrationKey: requireString(keys.get('IntegrationKey'), 'Options.IntegrationKey', { max: 128 }),
-    SecretKey: requireString(keys.get('SecretKey'), 'Options.SecretKey', { secret: true }),
-    Host: validateHost(requireString(keys.get('Host'), 'Options.Host', { max: 260 }), 'Options.Host'),
-  };
-  if (keys.has('CaFile')) options.CaFile = requireString(keys.get('CaFile'), 'Options.CaFile');
-  return options;
-}
-
-const TOTP_KEYS = ['Issuer', 'Digits', 'Period', 'Algorithm', 'Skew'] as const;
-
-function integerIn(value: unknown, field: string, allowed: (n: number) => boolean, expected: string): number {
+export function integerIn(value: unknown, field: string, allowed: (n: number) => boolean, expected: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) fail('INVALID_CONFIG', `${field}: expected a whole number (${expected}), received ${typeName(value)}${typeof value === 'number' ? ` ${value}` : ''}`);
   if (!allowed(value)) fail('INVALID_CONFIG', `${field}: ${value} is out of range; expected ${expected}`);
   return value;
-}
-
-/** Options of a totp configuration: every one optional, with the defaults of authenticator apps. */
-function parseTotpOptions(raw: unknown): TotpOptions {
-  if (raw === undefined) return { ...TOTP_DEFAULTS };
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('INVALID_CONFIG', `Options: expected an object, received ${typeName(raw)}`);
-  const keys = pickKeys(raw as Record<string, unknown>, TOTP_KEYS, 'Options');
-  const o: TotpOptions = { ...TOTP_DEFAULTS };
-  if (keys.has('Issuer')) {
-    o.Issuer = requireString(keys.get('Issuer'), 'Options.Issuer', { max: 64 });
-    if (o.Issuer.includes(':')) fail('INVALID_CONFIG', `Options.Issuer: ${shown(o.Issuer)} contains ":", which authenticator apps read as the label separator`);
-  }
-  if (keys.has('Digits')) o.Digits = integerIn(keys.get('Digits'), 'Options.Digits', (n) => n === 6 || n === 8, '6 or 8') as 6 | 8;
-  if (keys.has('Period')) o.Period = integerIn(keys.get('Period'), 'Options.Period', (n) => n >= 15 && n <= 300, 'seconds from 15 to 300');
-  if (keys.has('Skew')) o.Skew = integerIn(keys.get('Skew'), 'Options.Skew', (n) => n >= 0 && n <= 2, 'time steps from 0 to 2');
-  if (keys.has('Algorithm')) {
-    const a = keys.get('Algorithm');
-    const upper = typeof a === 'string' ? a.trim().toUpperCase().replace('-', '') : undefined;
-    if (!upper || !(TOTP_ALGORITHMS as readonly string[]).includes(upper)) fail('INVALID_CONFIG', `Options.Algorithm: expected one of ${TOTP_ALGORITHMS.join(', ')}, received ${typeof a === 'string' ? shown(a) : typeName(a)}`);
-    o.Algorithm = upper as TotpAlgorithm;
-  }
-  return o;
-}
-
-/** Parses an MFA configuration document (already JSON-decoded). Name may be absent for updates. */
-export function parseConfigDocument(raw: unknown): Omit<MfaConfig, 'Name'> & { Name: string | undefined } {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    fail('INVALID_CONFIG', `expected a JSON object such as {"Type":"duo","Name":…,"Options":{…}}, received ${typeName(raw)}`);
-  }
-  const keys = pickKeys(raw as Record<string, unknown>, TOP_KEYS, '');
-  const typeRaw = requireString(keys.get('Type'), 'Type', { max: 40 });
-  const type = typeRaw.toLowerCase();
-  if (!(CONFIG_TYPES as readonly string[]).includes(type)) {
-    fail('INVALID_CONFIG', `Type: unknown type ${shown(typeRaw)}; expected one of: ${CONFIG_TYPES.join(', ')}`);
-  }
-  const name = keys.has('Name') ? validateConfigName(keys.get('Name')) : undefined;
-  if (type === 'totp') return { Type: 'totp', Name: name, Options: parseTotpOptions(keys.get('Options')) };
-  return { Type: 'duo', Name: name, Options: parseDuoOptions(keys.get('Options')) };
-}
-
-export function parseNewConfig(raw: unknown): MfaConfig {
-  const doc = parseConfigDocument(raw);
-  if (doc.Name === undefined) fail('INVALID_CONFIG', 'Name: required, but missing');
-  return { ...doc, Name: doc.Name } as MfaConfig;
 }
 
 /** Decodes JSON text, reporting line and column of a syntax error. */
@@ -269,19 +176,6 @@ export function validatePassword(password: string, field = 'password', minChars 
   return password;
 }
 
-/** `-m` for login: a passcode is all digits (6–10); push, phone, sms and auto are factors; nothing else. */
-export function parseMfaMethod(value: string): MfaMethod {
-  // Exactly as typed: a padded code is not a code (S17).
-  const v = value;
-  if (/^[0-9]{6,10}$/.test(v)) return { kind: 'passcode', passcode: v };
-  const recovery = normalizeRecoveryCode(v);
-  if (recovery) return { kind: 'recovery', code: recovery };
-  const lower = v.toLowerCase();
-  if ((FACTORS as readonly string[]).includes(lower)) return { kind: 'factor', factor: lower as Factor };
-  if (/^[0-9]+$/.test(v)) fail('INVALID_METHOD', `-m: a passcode has 6–10 digits, received ${v.length}`);
-  fail('INVALID_METHOD', `-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of ${FACTORS.join(', ')}`);
-}
-
 const RESOURCE_SEGMENT_RE = /^[A-Za-z0-9._@+-]{1,120}$/;
 
 /** A resource path for authorizations: `system/multi_factor`, `principal/internal/user/bob`, …; no `..`. */
@@ -319,7 +213,7 @@ export function parseSince(value: string, now: Date): string {
   fail('USAGE', `--since: expected an ISO 8601 date (2026-11-23 or 2026-11-23T10:00:00Z) or a duration such as 30m, 12h, 7d, received ${shown(value)}`);
 }
 
-// ---- TOTP secrets and recovery codes --------------------------------------------------------------------
+// ---- recovery codes and -m ------------------------------------------------------------------------------
 
 /** Crockford's base32 alphabet (no i, l, o, u): what recovery codes are made of. */
 export const RECOVERY_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
@@ -331,16 +225,26 @@ export function normalizeRecoveryCode(value: string): string | undefined {
   return RECOVERY_RE.test(v) ? v : undefined;
 }
 
-export const MIN_TOTP_SECRET_BYTES = 16;
+export const MAX_METHOD_CHARS = 64;
 
-/** A TOTP secret to import (`-m`): RFC 4648 base32 (no padding needed), at least 128 bits. Never echoed. */
-export function validateTotpSecret(value: string): string {
-  const v = value.replace(/[\s-]/g, '').replace(/=+$/, '').toUpperCase();
-  if (v === '' || !/^[A-Z2-7]+$/.test(v)) fail('INVALID_TOTP_SECRET', '-m: the secret is not base32 (letters A–Z and digits 2–7); expected the secret an authenticator app shows');
-  const bytes = Math.floor((v.length * 5) / 8);
-  if (bytes < MIN_TOTP_SECRET_BYTES) fail('INVALID_TOTP_SECRET', `-m: the secret has ${bytes * 8} bits; at least ${MIN_TOTP_SECRET_BYTES * 8} are required`);
-  if (bytes > 128) fail('INVALID_TOTP_SECRET', `-m: the secret has ${bytes * 8} bits; at most 1024 are accepted`);
-  return v;
+/**
+ * The shape every `-m` must have before anything is counted: what some provider could read, or a recovery
+ * code. Which provider reads it is known only after the credentials are checked (S11: the answer must not
+ * tell who uses what). Never echoes the value: it may be a passcode.
+ */
+export function checkMfaShape(value: string, accepts: (raw: string) => boolean, helps: readonly string[]): void {
+  if (normalizeRecoveryCode(value) || accepts(value)) return;
+  const why =
+    value === ''
+      ? 'is empty'
+      : value.length > MAX_METHOD_CHARS
+        ? `has ${value.length} characters, at most ${MAX_METHOD_CHARS} allowed`
+        : /\s/.test(value)
+          ? 'contains white space (a code is taken exactly as typed)'
+          : /[^\x21-\x7e]/.test(value)
+            ? 'contains characters other than ASCII letters and digits'
+            : 'is not a code or factor any MFA configuration accepts';
+  fail('INVALID_METHOD', `-m: ${why}; expected ${[...helps, 'or a recovery code (xxxx-xxxx-xxxx)'].join('; ')}`);
 }
 
 // ---- groups and policies ------------------------------------------------------------------------------------

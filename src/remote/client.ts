@@ -5,7 +5,7 @@
 
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { SsrunError } from '../core/errors.js';
-import type { Factor, MfaMethod } from '../core/model.js';
+import type { FactorPrompt } from '../core/factor.js';
 import type { EnrollmentNotice, LoginRequest, LoginResult, SsrunApi } from '../core/service.js';
 import { sanitizeLine } from '../core/validate.js';
 import { API_BASE, NDJSON, errorFromBody } from './protocol.js';
@@ -45,6 +45,37 @@ function transportError(e: NodeJS.ErrnoException, target: RemoteTarget): SsrunEr
     return new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} does not speak ${target.url.startsWith('https:') ? 'HTTPS' : 'HTTP'} (${code}); check the context's address and scheme`);
   }
   return new SsrunError('SERVER_UNAVAILABLE', `cannot reach the ssrun server at ${target.url} (${code}); nothing was changed`);
+}
+
+const FALLBACK_PROMPT: FactorPrompt = { kind: 'code', code: { message: 'Code:', pattern: '^[A-Za-z0-9]{1,64}$', hint: 'a code is 1–64 letters and digits; a recovery code is xxxx-xxxx-xxxx' } };
+
+/** The question a server sent with MFA_REQUIRED, checked and escaped (it is text from outside); a fallback else. */
+export function promptFrom(raw: unknown): FactorPrompt {
+  const text = (v: unknown, max = 120) => (typeof v === 'string' && v.length <= max ? sanitizeLine(v, max) : undefined);
+  const code = (c: unknown) => {
+    const o = c as Record<string, unknown> | null;
+    const [message, pattern, hint] = [text(o?.message), text(o?.pattern, 200), text(o?.hint, 200)];
+    if (!message || !pattern || !hint) return undefined;
+    try {
+      new RegExp(pattern);
+    } catch {
+      return undefined;
+    }
+    return { message, pattern, hint };
+  };
+  const p = raw as Record<string, unknown> | null;
+  if (p?.kind === 'code') {
+    const c = code(p.code);
+    if (c) return { kind: 'code', code: c };
+  }
+  if (p?.kind === 'menu' && Array.isArray(p.choices) && p.choices.length <= 10) {
+    const c = code(p.code);
+    const message = text(p.message);
+    const codeChoice = text(p.codeChoice, 40);
+    const choices = p.choices.map((x: Record<string, unknown>) => ({ value: text(x?.value, 40), name: text(x?.name), disabled: x?.disabled === true }));
+    if (c && message && codeChoice && choices.every((x) => x.value && x.name)) return { kind: 'menu', message, codeChoice, code: c, choices: choices as { value: string; name: string; disabled: boolean }[] };
+  }
+  return FALLBACK_PROMPT;
 }
 
 export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
@@ -147,10 +178,10 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
 
   async function login(req: LoginRequest): Promise<LoginResult> {
     const path = req.type === 'user' ? '/connect/token/internal' : '/connect/api_key_token';
-    const send = async (method: MfaMethod | undefined) => {
+    const send = async (mfa: string | undefined) => {
       const body: Record<string, unknown> =
         req.type === 'user' ? { username: req.name, password: req.secret } : { name: req.name, api_key: req.secret };
-      if (method) body.mfa = method.kind === 'passcode' ? method.passcode : method.kind === 'recovery' ? method.code : method.factor;
+      if (mfa !== undefined) body.mfa = mfa;
       if (req.timeoutMs !== undefined) body.timeout = Math.ceil(req.timeoutMs / 1000);
       const r = await call<{ Principal: string; Factor: string; ExpiresAt: string; access_token: string; RecoveryCodesLeft?: number; Enrollment?: EnrollmentNotice }>('POST', path, {
         body,
@@ -171,12 +202,11 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
       };
     };
     try {
-      return await send(req.method);
+      return await send(req.mfa);
     } catch (e) {
-      // Like the embedded store: with no -m on a terminal, offer the factors once MFA turns out to be required.
-      if (!(e instanceof SsrunError && e.code === 'MFA_REQUIRED' && !req.method && req.chooseFactor)) throw e;
-      const offered: Factor[] = e.detail?.totp === true ? [] : ['push', 'phone', 'sms'];
-      return send(await req.chooseFactor(offered));
+      // Like the embedded store: with no -m on a terminal, ask the provider's question once MFA turns out to be required.
+      if (!(e instanceof SsrunError && e.code === 'MFA_REQUIRED' && req.mfa === undefined && req.chooseFactor)) throw e;
+      return send(await req.chooseFactor(promptFrom(e.detail?.prompt)));
     }
   }
 

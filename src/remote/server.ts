@@ -10,7 +10,7 @@ import { RESOURCE_AUDIT, RESOURCE_AUTHORIZATION, RESOURCE_MFA } from '../core/au
 import { SsrunError } from '../core/errors.js';
 import { principalPath, type Caller, type Operation, type PrincipalType } from '../core/model.js';
 import { createSsrun, type Ssrun, type SsrunDeps } from '../core/service.js';
-import { MAX_INPUT_BYTES, parseJsonText, parseMfaMethod, sanitizeLine } from '../core/validate.js';
+import { MAX_INPUT_BYTES, parseJsonText, sanitizeLine } from '../core/validate.js';
 import { API_BASE, NDJSON, errorBody, httpStatusOf } from './protocol.js';
 
 export interface ServerOptions {
@@ -100,7 +100,8 @@ function principalRoutes(type: PrincipalType, base: string): Route[] {
 // both answer a bad file with the same message.
 const ANY_JSON = {};
 
-const LOGIN_BODY = { mfa: str(64), timeout: { type: 'integer', minimum: 1, maximum: 3600 } };
+// -m is checked by the service (its shape, then the principal's provider): the schema only bounds its size.
+const LOGIN_BODY = { mfa: str(1024), timeout: { type: 'integer', minimum: 1, maximum: 3600 } };
 
 export const ROUTES: Route[] = [
   { method: 'POST', path: '/init', guard: 'none', body: obj({ password: str(4096) }, ['password']), handle: (s, r) => {
@@ -277,26 +278,26 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
           const limit = await checkLogin(req);
           if (!limit.isAllowed && limit.isExceeded) {
             void reply.header('retry-after', String(limit.ttlInSeconds));
-            serviceFor(req, undefined).noteRefusal('login', req.ip, 'login rate limit of this address');
+            await serviceFor(req, undefined).noteRefusal('login', req.ip, 'login rate limit of this address');
             throw new SsrunError('RATE_LIMITED', `too many requests from ${req.ip}; retry in ${limit.ttlInSeconds} s`);
           }
         }
         if (route.guard !== 'none') {
           try {
-            caller = anonymous.authenticate(bearer(req));
+            caller = await anonymous.authenticate(bearer(req));
           } catch (e) {
             // Token guessing and dead tokens leave a trace too (never the token itself).
-            if (e instanceof SsrunError) serviceFor(req, undefined).noteRefusal(`${req.method} ${route.path}`, '-', e.code);
+            if (e instanceof SsrunError) await serviceFor(req, undefined).noteRefusal(`${req.method} ${route.path}`, '-', e.code);
             throw e;
           }
           if (route.guard !== 'token' && !caller.isRoot && (await route.guard.touchesRoot?.(r, serviceFor(req, caller)))) {
-            serviceFor(req, caller).refuse(caller, 'only root may change root\'s password, MFA or recovery codes');
+            await serviceFor(req, caller).refuse(caller, 'only root may change root\'s password, MFA or recovery codes');
           }
           if (route.guard !== 'token' && !(route.guard.self?.(r, caller) ?? false)) {
             const guard = serviceFor(req, caller);
-            guard.authorize(caller, route.guard.op, route.guard.resource(r, caller));
+            await guard.authorize(caller, route.guard.op, route.guard.resource(r, caller));
             const also = route.guard.also?.(r);
-            if (also) guard.authorize(caller, also.op, also.resource);
+            if (also) await guard.authorize(caller, also.op, also.resource);
           }
         }
         const ssrun = serviceFor(req, caller);
@@ -311,7 +312,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // Expired sessions are cleaned up now and then (they are refused at once anyway).
   const sweep = setInterval(() => {
     try {
-      opts.deps.store.write(() => opts.deps.store.deleteExpiredSessions(opts.deps.clock.now().toISOString()));
+      void opts.deps.store.write((tx) => tx.deleteExpiredSessions(opts.deps.clock.now().toISOString())).catch(() => {
+        // a busy store: next time
+      });
     } catch {
       // a busy store: next time
     }
@@ -325,7 +328,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 async function login(ssrun: Ssrun, kind: 'user' | 'application', req: Req, reply: FastifyReply, shuttingDown: AbortSignal): Promise<unknown> {
   const isUser = kind === 'user';
   const b = req.body;
-  const method = typeof b.mfa === 'string' && b.mfa !== '' ? parseMfaMethod(b.mfa) : undefined;
+  // -m as typed: the service reads it with the principal's provider (an empty one is refused there, as on the CLI).
+  const mfa = typeof b.mfa === 'string' ? b.mfa : undefined;
   const abort = new AbortController();
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) abort.abort();
@@ -340,7 +344,7 @@ async function login(ssrun: Ssrun, kind: 'user' | 'application', req: Req, reply
       type: isUser ? 'user' : 'application',
       name: String(isUser ? b.username : b.name),
       secret: String(isUser ? b.password : b.api_key),
-      method,
+      mfa,
       onProgress,
       signal: abort.signal,
       timeoutMs: typeof b.timeout === 'number' ? b.timeout * 1000 : undefined,

@@ -4,16 +4,21 @@
 
 import type DatabaseConstructor from 'better-sqlite3';
 import { createRequire } from 'node:module';
-import { createHmac, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SsrunError } from '../core/errors.js';
-import type { AuditEntry, Authorization, ConfigType, Group, Policy, TotpOptions, Effect, MfaConfig, Operation, Principal, PrincipalType, Session, StoredConfig } from '../core/model.js';
-import { BUILTIN_TOTP_CONFIG, TOTP_DEFAULTS, principalPath } from '../core/model.js';
+import type { MfaConfig } from '../core/model.js';
 import type { Store } from '../core/ports.js';
 import { DATA_KEY_AAD, keyId, newDataKey, open, seal } from './cipher.js';
 import { translateStoreError } from './errors.js';
 import { loadMasterKey, type MasterKeySource } from './keys.js';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import { sqliteOps } from './sqlite-ops.js';
+import { serialized } from './serialized.js';
+import { builtinConfigs } from '../core/factor.js';
+import { defaultFactors } from '../providers/registry.js';
+
+export { SCHEMA_VERSION } from './schema.js';
 
 // better-sqlite3 is CommonJS: require() it directly, and hand it its addon's path so it need not search for
 // it with the `bindings` package on every start (start-up time, see bench/).
@@ -32,127 +37,21 @@ function addonPath(): string | undefined {
   return nativeBinding || undefined;
 }
 
-export const SCHEMA_VERSION = 4;
-const APPLICATION_ID = 0x5353524e; // 'SSRN'
 export const DB_FILE = 'ssrun.db';
 export const KEY_FILE = 'master.key';
 
-/** Secret option fields per config type: sealed at rest, redacted in output. */
-const SECRET_FIELDS: Record<ConfigType, readonly string[]> = { duo: ['SecretKey'], totp: [] };
-
-const MIGRATIONS: string[] = [
-  // 1: the first schema
-  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-   CREATE TABLE mfa_configs (
-     id TEXT PRIMARY KEY,
-     name TEXT NOT NULL COLLATE NOCASE UNIQUE,
-     type TEXT NOT NULL,
-     options TEXT NOT NULL,
-     secrets TEXT NOT NULL,
-     created_at TEXT NOT NULL,
-     updated_at TEXT NOT NULL
-   ) STRICT;
-   CREATE TABLE principals (
-     id TEXT PRIMARY KEY,
-     type TEXT NOT NULL CHECK (type IN ('user', 'application')),
-     name TEXT NOT NULL COLLATE NOCASE,
-     credential TEXT,
-     epoch INTEGER NOT NULL DEFAULT 0,
-     failed_count INTEGER NOT NULL DEFAULT 0,
-     locked_until TEXT,
-     created_at TEXT NOT NULL,
-     updated_at TEXT NOT NULL,
-     UNIQUE (type, name)
-   ) STRICT;
-   CREATE TABLE assignments (
-     principal_id TEXT PRIMARY KEY REFERENCES principals(id) ON DELETE CASCADE,
-     config_id TEXT NOT NULL REFERENCES mfa_configs(id) ON DELETE RESTRICT,
-     provider_user_id TEXT NOT NULL,
-     assigned_at TEXT NOT NULL
-   ) STRICT;
-   CREATE INDEX assignments_by_config ON assignments(config_id);
-   CREATE TABLE sessions (
-     token_hash TEXT PRIMARY KEY,
-     principal_id TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
-     epoch INTEGER NOT NULL,
-     factor TEXT NOT NULL,
-     created_at TEXT NOT NULL,
-     expires_at TEXT NOT NULL
-   ) STRICT;
-   CREATE INDEX sessions_by_principal ON sessions(principal_id);
-   CREATE TABLE audit (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     at TEXT NOT NULL,
-     principal TEXT NOT NULL,
-     action TEXT NOT NULL,
-     outcome TEXT NOT NULL,
-     detail TEXT NOT NULL
-   ) STRICT;`,
-  // 2: authorizations (server contexts), who and from where in the audit trail.
-  `CREATE TABLE authorizations (
-     principal_id TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
-     operation TEXT NOT NULL CHECK (operation IN ('create', 'read', 'update', 'delete')),
-     effect TEXT NOT NULL CHECK (effect IN ('allow', 'deny')),
-     resource TEXT NOT NULL COLLATE NOCASE,
-     created_at TEXT NOT NULL,
-     PRIMARY KEY (principal_id, operation, resource)
-   ) STRICT;
-   ALTER TABLE audit ADD COLUMN actor TEXT NOT NULL DEFAULT '';
-   ALTER TABLE audit ADD COLUMN source TEXT NOT NULL DEFAULT '';
-   CREATE INDEX audit_by_at ON audit(at);
-   CREATE INDEX sessions_by_expiry ON sessions(expires_at);`,
-  // 3: TOTP assignments (secret sealed, enrolment pending, last time step used) and recovery codes.
-  `ALTER TABLE assignments ADD COLUMN secret TEXT;
-   ALTER TABLE assignments ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE assignments ADD COLUMN last_step INTEGER;
-   CREATE TABLE recovery_codes (
-     principal_id TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
-     digest TEXT NOT NULL,
-     used_at TEXT,
-     created_at TEXT NOT NULL,
-     PRIMARY KEY (principal_id, digest)
-   ) STRICT;`,
-  // 4: groups, MFA policies and their targets, when policies first applied to a principal, last MFA.
-  `CREATE TABLE groups (
-     id TEXT PRIMARY KEY,
-     name TEXT NOT NULL COLLATE NOCASE UNIQUE,
-     created_at TEXT NOT NULL
-   ) STRICT;
-   CREATE TABLE group_members (
-     group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
-     principal_id TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
-     added_at TEXT NOT NULL,
-     PRIMARY KEY (group_id, principal_id)
-   ) STRICT;
-   CREATE INDEX group_members_by_principal ON group_members(principal_id);
-   CREATE TABLE policies (
-     id TEXT PRIMARY KEY,
-     name TEXT NOT NULL UNIQUE,
-     factors TEXT NOT NULL,
-     enroll_within_days INTEGER NOT NULL,
-     reverify_after_hours INTEGER,
-     active INTEGER NOT NULL,
-     created_at TEXT NOT NULL,
-     updated_at TEXT NOT NULL
-   ) STRICT;
-   CREATE TABLE policy_targets (
-     policy_id TEXT NOT NULL REFERENCES policies(id) ON DELETE CASCADE,
-     position INTEGER NOT NULL,
-     group_id TEXT REFERENCES groups(id) ON DELETE CASCADE,
-     principal_id TEXT REFERENCES principals(id) ON DELETE CASCADE,
-     CHECK ((group_id IS NULL) <> (principal_id IS NULL)),
-     PRIMARY KEY (policy_id, position)
-   ) STRICT;
-   CREATE TABLE policy_subjects (
-     principal_id TEXT PRIMARY KEY REFERENCES principals(id) ON DELETE CASCADE,
-     first_applied_at TEXT NOT NULL
-   ) STRICT;
-   ALTER TABLE principals ADD COLUMN last_mfa_at TEXT;`,
-];
+/** A configuration every store starts with, added once under its key (deleting it is then for good). */
+export interface Builtin {
+  /** The meta key that records it was added (`builtin_totp`). */
+  key: string;
+  config: MfaConfig & { secretKeys: readonly string[] };
+}
 
 export interface OpenOptions {
   home: string;
   masterKey: Omit<MasterKeySource, 'keyFile'> & { keyFile?: string };
+  /** The factor providers' built-in configurations. */
+  builtins?: Builtin[];
 }
 
 export interface OpenedStore {
@@ -265,324 +164,21 @@ function setUp(db: Database, path: string, existed: boolean, opts: OpenOptions):
     );
   }
   master.fill(0);
-  const store = createStore(db, dataKey, path);
-  addBuiltins(db, store);
-  return { store, db, path, created, keyFileCreated, close: () => db.close() };
+  const ops = sqliteOps(db, dataKey, path);
+  addBuiltins(db, ops, opts.builtins ?? builtinConfigs(defaultFactors()));
+  return { store: serialized(db, ops, path), db, path, created, keyFileCreated, close: () => db.close() };
 }
 
-/** The built-in `totp` configuration, added once per store (deleting it is then for good). */
-function addBuiltins(db: Database, store: Store): void {
-  const added = () => db.prepare(`SELECT 1 FROM meta WHERE key = 'builtin_totp'`).pluck().get() !== undefined;
-  if (added()) return;
-  store.write(() => {
-    if (added()) return;
-    if (!store.findConfig(BUILTIN_TOTP_CONFIG)) store.insertConfig({ Type: 'totp', Name: BUILTIN_TOTP_CONFIG, Options: { ...TOTP_DEFAULTS } }, new Date().toISOString());
-    db.prepare(`INSERT INTO meta (key, value) VALUES ('builtin_totp', '1')`).run();
-  });
-}
-
-interface PrincipalRow {
-  id: string;
-  type: PrincipalType;
-  name: string;
-  credential: string | null;
-  epoch: number;
-  last_mfa_at: string | null;
-  failed_count: number;
-  locked_until: string | null;
-  created_at: string;
-  updated_at: string;
-  config_name: string | null;
-  config_type: ConfigType | null;
-  provider_user_id: string | null;
-  assigned_at: string | null;
-  pending: number | null;
-}
-
-interface ConfigRow {
-  id: string;
-  name: string;
-  type: ConfigType;
-  options: string;
-  secrets: string;
-  created_at: string;
-  updated_at: string;
-}
-
-function createStore(db: Database, dataKey: Buffer, path: string): Store {
-  const cache = new Map<string, DatabaseConstructor.Statement>();
-  const stmt = (sql: string) => {
-    let s = cache.get(sql);
-    if (!s) cache.set(sql, (s = db.prepare(sql)));
-    return s;
-  };
-  const guard = <T>(fn: () => T): T => {
-    try {
-      return fn();
-    } catch (e) {
-      throw translateStoreError(e, path);
+/** The providers' built-in configurations, each added once per store (deleting one is then for good). */
+function addBuiltins(db: Database, ops: ReturnType<typeof sqliteOps>, builtins: Builtin[]): void {
+  const added = (key: string) => db.prepare(`SELECT 1 FROM meta WHERE key = ?`).pluck().get(key) !== undefined;
+  const missing = builtins.filter((b) => !added(b.key));
+  if (missing.length === 0) return;
+  db.transaction(() => {
+    for (const b of missing) {
+      if (added(b.key)) continue;
+      if (!ops.findConfig(b.config.Name)) ops.insertConfig(b.config, new Date().toISOString());
+      db.prepare(`INSERT INTO meta (key, value) VALUES (?, '1')`).run(b.key);
     }
-  };
-
-  const secretAad = (id: string) => `mfa_configs:${id}:secrets`;
-  const totpAad = (principalId: string) => `assignments:${principalId}:secret`;
-
-  function splitOptions(config: MfaConfig, id: string) {
-    const open: Record<string, unknown> = {};
-    const secret: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(config.Options)) (SECRET_FIELDS[config.Type].includes(k) ? secret : open)[k] = v;
-    return { options: JSON.stringify(open), secrets: seal(dataKey, Buffer.from(JSON.stringify(secret), 'utf8'), secretAad(id)) };
-  }
-
-  function toConfig(row: ConfigRow): StoredConfig {
-    let secret: Record<string, string>;
-    try {
-      secret = JSON.parse(open(dataKey, row.secrets, secretAad(row.id)).toString('utf8')) as Record<string, string>;
-    } catch (e) {
-      if (!(e instanceof SsrunError)) throw e;
-      throw new SsrunError('SECRET_UNDECRYPTABLE', `the secrets of MFA configuration ${JSON.stringify(row.name)} cannot be decrypted (${e.message.replace(/^.*: /, '')}); restore the store from a backup, or delete the configuration and create it again`);
-    }
-    const options = { ...(JSON.parse(row.options) as Record<string, unknown>), ...secret };
-    const meta = { id: row.id, Name: row.name, createdAt: row.created_at, updatedAt: row.updated_at };
-    if (row.type === 'totp') {
-      const o = options as Partial<TotpOptions>;
-      return { ...meta, Type: 'totp', Options: { Issuer: o.Issuer ?? TOTP_DEFAULTS.Issuer, Digits: o.Digits ?? TOTP_DEFAULTS.Digits, Period: o.Period ?? TOTP_DEFAULTS.Period, Algorithm: o.Algorithm ?? TOTP_DEFAULTS.Algorithm, Skew: o.Skew ?? TOTP_DEFAULTS.Skew } };
-    }
-    const d = options as Record<string, string>;
-    return { ...meta, Type: 'duo', Options: { IntegrationKey: d.IntegrationKey!, SecretKey: d.SecretKey!, Host: d.Host!, ...(d.CaFile !== undefined ? { CaFile: d.CaFile } : {}) } };
-  }
-
-  interface PolicyRow { id: string; name: string; factors: string; enroll_within_days: number; reverify_after_hours: number | null; active: number; created_at: string; updated_at: string }
-  const toGroup = (r: { id: string; name: string; created_at: string }): Group => ({
-    id: r.id,
-    name: r.name,
-    createdAt: r.created_at,
-    members: (stmt(`SELECT p.type, p.name FROM group_members m JOIN principals p ON p.id = m.principal_id WHERE m.group_id = ? ORDER BY p.type, p.name`).all(r.id) as { type: PrincipalType; name: string }[])
-      .map((m) => principalPath(m.type, m.name)),
-  });
-  const toPolicy = (r: PolicyRow): Policy => ({
-    Name: r.name,
-    Factors: JSON.parse(r.factors) as Policy['Factors'],
-    EnrollWithinDays: r.enroll_within_days,
-    ReverifyAfterHours: r.reverify_after_hours,
-    Targets: (stmt(`SELECT coalesce('principal/internal/group/' || g.name, 'principal/internal/' || p.type || '/' || p.name) AS path
-                    FROM policy_targets t LEFT JOIN groups g ON g.id = t.group_id LEFT JOIN principals p ON p.id = t.principal_id
-                    WHERE t.policy_id = ? ORDER BY t.position`).pluck().all(r.id) as string[]),
-    Active: r.active === 1,
-    CreatedAt: r.created_at,
-    UpdatedAt: r.updated_at,
-  });
-
-  const PRINCIPAL_SELECT = `SELECT p.*, c.name AS config_name, c.type AS config_type, a.provider_user_id, a.assigned_at, a.pending
-    FROM principals p LEFT JOIN assignments a ON a.principal_id = p.id LEFT JOIN mfa_configs c ON c.id = a.config_id`;
-
-  function toPrincipal(r: PrincipalRow): Principal {
-    return {
-      id: r.id,
-      type: r.type,
-      name: r.name,
-      credential: r.credential,
-      epoch: r.epoch,
-      lastMfaAt: r.last_mfa_at,
-      failedCount: r.failed_count,
-      lockedUntil: r.locked_until,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-      assignment: r.config_name ? { configName: r.config_name, configType: r.config_type!, providerUserId: r.provider_user_id!, assignedAt: r.assigned_at!, pending: r.pending === 1 } : null,
-    };
-  }
-
-  function configId(name: string): string {
-    const id = stmt(`SELECT id FROM mfa_configs WHERE name = ?`).pluck().get(name) as string | undefined;
-    if (!id) throw new SsrunError('CONFIG_NOT_FOUND', `MFA configuration ${JSON.stringify(name)} not found`);
-    return id;
-  }
-
-  // A credential or MFA change revokes every session of the principal: the epoch check refuses old tokens,
-  // and the rows go too.
-  const raiseEpoch = (principalId: string, at: string) => {
-    stmt(`UPDATE principals SET epoch = epoch + 1, updated_at = ? WHERE id = ?`).run(at, principalId);
-    stmt(`DELETE FROM sessions WHERE principal_id = ?`).run(principalId);
-  };
-
-  interface AuthzRow { type: PrincipalType; name: string; operation: Operation; effect: Effect; resource: string; created_at: string }
-  const toAuthz = (r: AuthzRow): Authorization => ({ Principal: principalPath(r.type, r.name), Operation: r.operation, Effect: r.effect, Resource: r.resource, CreatedAt: r.created_at });
-  const AUTHZ_SELECT = `SELECT p.type, p.name, z.operation, z.effect, z.resource, z.created_at FROM authorizations z JOIN principals p ON p.id = z.principal_id`;
-
-  const store: Store = {
-    write: (fn) => guard(() => db.transaction(fn).immediate()),
-
-    listConfigs: () => guard(() => (stmt(`SELECT * FROM mfa_configs ORDER BY name`).all() as ConfigRow[]).map(toConfig)),
-    getConfig: (name) => guard(() => {
-      const row = stmt(`SELECT * FROM mfa_configs WHERE name = ?`).get(name) as ConfigRow | undefined;
-      return row ? toConfig(row) : undefined;
-    }),
-    findConfig: (name) => guard(() => {
-      const row = stmt(`SELECT name, type FROM mfa_configs WHERE name = ?`).get(name) as { name: string; type: ConfigType } | undefined;
-      return row ? { Name: row.name, Type: row.type } : undefined;
-    }),
-    insertConfig: (config, at) => guard(() => {
-      const id = randomUUID();
-      const { options, secrets } = splitOptions(config, id);
-      stmt(`INSERT INTO mfa_configs (id, name, type, options, secrets, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(id, config.Name, config.Type, options, secrets, at, at);
-      return toConfig(stmt(`SELECT * FROM mfa_configs WHERE id = ?`).get(id) as ConfigRow);
-    }),
-    updateConfig: (name, config, at) => guard(() => {
-      const id = configId(name);
-      const { options, secrets } = splitOptions(config, id);
-      stmt(`UPDATE mfa_configs SET options = ?, secrets = ?, updated_at = ? WHERE id = ?`).run(options, secrets, at, id);
-      return toConfig(stmt(`SELECT * FROM mfa_configs WHERE id = ?`).get(id) as ConfigRow);
-    }),
-    deleteConfig: (name) => guard(() => void stmt(`DELETE FROM mfa_configs WHERE id = ?`).run(configId(name))),
-    principalsOfConfig: (name) => guard(() =>
-      (stmt(`SELECT p.type, p.name, a.provider_user_id, a.assigned_at, a.pending FROM assignments a JOIN principals p ON p.id = a.principal_id
-             JOIN mfa_configs c ON c.id = a.config_id WHERE c.name = ? ORDER BY p.type, p.name`).all(name) as { type: PrincipalType; name: string; provider_user_id: string; assigned_at: string; pending: number }[])
-        .map((r) => ({ path: principalPath(r.type, r.name), providerUserId: r.provider_user_id, assignedAt: r.assigned_at, pending: r.pending === 1 })),
-    ),
-
-    listPrincipals: (type) => guard(() => (stmt(`${PRINCIPAL_SELECT} WHERE p.type = ? ORDER BY p.name`).all(type) as PrincipalRow[]).map(toPrincipal)),
-    getPrincipal: (type, name) => guard(() => {
-      const row = stmt(`${PRINCIPAL_SELECT} WHERE p.type = ? AND p.name = ?`).get(type, name) as PrincipalRow | undefined;
-      return row ? toPrincipal(row) : undefined;
-    }),
-    getPrincipalById: (id) => guard(() => {
-      const row = stmt(`${PRINCIPAL_SELECT} WHERE p.id = ?`).get(id) as PrincipalRow | undefined;
-      return row ? toPrincipal(row) : undefined;
-    }),
-    insertPrincipal: (type, name, credential, at) => guard(() => {
-      const id = randomUUID();
-      stmt(`INSERT INTO principals (id, type, name, credential, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`).run(id, type, name, credential, at, at);
-      return toPrincipal(stmt(`${PRINCIPAL_SELECT} WHERE p.id = ?`).get(id) as PrincipalRow);
-    }),
-    setCredential: (principalId, credential, at) => guard(() => {
-      stmt(`UPDATE principals SET credential = ?, updated_at = ? WHERE id = ?`).run(credential, at, principalId);
-      raiseEpoch(principalId, at);
-    }),
-    deletePrincipal: (principalId) => guard(() => void stmt(`DELETE FROM principals WHERE id = ?`).run(principalId)),
-    assign: (principalId, configName, providerUserId, at, totp) => guard(() => {
-      const sealed = totp ? seal(dataKey, Buffer.from(totp.secret, 'utf8'), totpAad(principalId)) : null;
-      stmt(`INSERT INTO assignments (principal_id, config_id, provider_user_id, assigned_at, secret, pending, last_step) VALUES (?, ?, ?, ?, ?, ?, NULL)
-            ON CONFLICT (principal_id) DO UPDATE SET config_id = excluded.config_id, provider_user_id = excluded.provider_user_id,
-              assigned_at = excluded.assigned_at, secret = excluded.secret, pending = excluded.pending, last_step = NULL`)
-        .run(principalId, configId(configName), providerUserId, at, sealed, totp?.pending ? 1 : 0);
-      raiseEpoch(principalId, at);
-    }),
-    getTotpState: (principalId) => guard(() => {
-      const r = stmt(`SELECT secret, last_step, pending FROM assignments WHERE principal_id = ?`).get(principalId) as { secret: string | null; last_step: number | null; pending: number } | undefined;
-      if (!r?.secret) return undefined;
-      let secret: string;
-      try {
-        secret = open(dataKey, r.secret, totpAad(principalId)).toString('utf8');
-      } catch (e) {
-        if (!(e instanceof SsrunError)) throw e;
-        throw new SsrunError('SECRET_UNDECRYPTABLE', `the TOTP secret of this principal cannot be decrypted; assign its configuration again to enrol anew`);
-      }
-      return { secret, lastStep: r.last_step, pending: r.pending === 1 };
-    }),
-    commitTimeStep: (principalId, step) => guard(() =>
-      stmt(`UPDATE assignments SET last_step = ? WHERE principal_id = ? AND (last_step IS NULL OR last_step < ?)`).run(step, principalId, step).changes === 1),
-    confirmAssignment: (principalId) => guard(() => void stmt(`UPDATE assignments SET pending = 0 WHERE principal_id = ?`).run(principalId)),
-
-    recoveryDigest: (principalId, code) => createHmac('sha256', dataKey).update(`recovery:${principalId}:${code}`).digest('hex'),
-    replaceRecoveryCodes: (principalId, digests, at) => guard(() => {
-      stmt(`DELETE FROM recovery_codes WHERE principal_id = ?`).run(principalId);
-      for (const d of digests) stmt(`INSERT INTO recovery_codes (principal_id, digest, created_at) VALUES (?, ?, ?)`).run(principalId, d, at);
-    }),
-    useRecoveryCode: (principalId, digest, at) => guard(() =>
-      stmt(`UPDATE recovery_codes SET used_at = ? WHERE principal_id = ? AND digest = ? AND used_at IS NULL`).run(at, principalId, digest).changes === 1),
-    recoveryCodesLeft: (principalId) => guard(() => stmt(`SELECT count(*) FROM recovery_codes WHERE principal_id = ? AND used_at IS NULL`).pluck().get(principalId) as number),
-    unassign: (principalId, at) => guard(() => {
-      stmt(`DELETE FROM assignments WHERE principal_id = ?`).run(principalId);
-      raiseEpoch(principalId, at);
-    }),
-    saveAuthState: (principalId, failedCount, lockedUntil) => guard(() => void stmt(`UPDATE principals SET failed_count = ?, locked_until = ? WHERE id = ?`).run(failedCount, lockedUntil, principalId)),
-
-    insertSession: (s: Session) => guard(() => void stmt(`INSERT INTO sessions (token_hash, principal_id, epoch, factor, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`)
-      .run(s.tokenHash, s.principalId, s.epoch, s.factor, s.createdAt, s.expiresAt)),
-    deleteSession: (tokenHash) => guard(() => stmt(`DELETE FROM sessions WHERE token_hash = ?`).run(tokenHash).changes > 0),
-    getSession: (tokenHash) => guard(() => {
-      const r = stmt(`SELECT * FROM sessions WHERE token_hash = ?`).get(tokenHash) as
-        | { token_hash: string; principal_id: string; epoch: number; factor: string; created_at: string; expires_at: string }
-        | undefined;
-      return r ? { tokenHash: r.token_hash, principalId: r.principal_id, epoch: r.epoch, factor: r.factor, createdAt: r.created_at, expiresAt: r.expires_at } : undefined;
-    }),
-
-    deleteExpiredSessions: (now) => guard(() => stmt(`DELETE FROM sessions WHERE expires_at <= ?`).run(now).changes),
-
-    listAuthorizations: (principalId) => guard(() =>
-      (principalId === undefined
-        ? (stmt(`${AUTHZ_SELECT} ORDER BY p.type, p.name, z.resource, z.operation`).all() as AuthzRow[])
-        : (stmt(`${AUTHZ_SELECT} WHERE z.principal_id = ? ORDER BY z.resource, z.operation`).all(principalId) as AuthzRow[])
-      ).map(toAuthz),
-    ),
-    findAuthorization: (principalId, operation, resource) => guard(() => {
-      const r = stmt(`${AUTHZ_SELECT} WHERE z.principal_id = ? AND z.operation = ? AND z.resource = ?`).get(principalId, operation, resource) as AuthzRow | undefined;
-      return r ? toAuthz(r) : undefined;
-    }),
-    insertAuthorization: (principalId, operation, effect, resource, at) => guard(() => {
-      stmt(`INSERT INTO authorizations (principal_id, operation, effect, resource, created_at) VALUES (?, ?, ?, ?, ?)`).run(principalId, operation, effect, resource, at);
-      return toAuthz(stmt(`${AUTHZ_SELECT} WHERE z.principal_id = ? AND z.operation = ? AND z.resource = ?`).get(principalId, operation, resource) as AuthzRow);
-    }),
-    deleteAuthorization: (principalId, operation, resource) => guard(() =>
-      stmt(`DELETE FROM authorizations WHERE principal_id = ? AND operation = ? AND resource = ?`).run(principalId, operation, resource).changes > 0),
-
-    insertGroup: (name, at) => guard(() => {
-      const id = randomUUID();
-      stmt(`INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)`).run(id, name, at);
-      return { id, name, createdAt: at, members: [] };
-    }),
-    getGroup: (name) => guard(() => {
-      const r = stmt(`SELECT * FROM groups WHERE name = ?`).get(name) as { id: string; name: string; created_at: string } | undefined;
-      return r ? toGroup(r) : undefined;
-    }),
-    listGroups: () => guard(() => (stmt(`SELECT * FROM groups ORDER BY name`).all() as { id: string; name: string; created_at: string }[]).map(toGroup)),
-    deleteGroup: (groupId) => guard(() => void stmt(`DELETE FROM groups WHERE id = ?`).run(groupId)),
-    addMember: (groupId, principalId, at) => guard(() =>
-      stmt(`INSERT INTO group_members (group_id, principal_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`).run(groupId, principalId, at).changes === 1),
-    removeMember: (groupId, principalId) => guard(() => stmt(`DELETE FROM group_members WHERE group_id = ? AND principal_id = ?`).run(groupId, principalId).changes === 1),
-    groupsOf: (principalId) => guard(() =>
-      (stmt(`SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.principal_id = ? ORDER BY g.name`).pluck().all(principalId) as string[]).map((n) => `principal/internal/group/${n}`)),
-
-    configTypes: () => guard(() => stmt(`SELECT name, type FROM mfa_configs`).all() as { name: string; type: ConfigType }[]),
-    listPolicies: () => guard(() => (stmt(`SELECT * FROM policies ORDER BY name`).all() as PolicyRow[]).map(toPolicy)),
-    getPolicy: (name) => guard(() => {
-      const r = stmt(`SELECT * FROM policies WHERE name = ?`).get(name) as PolicyRow | undefined;
-      return r ? toPolicy(r) : undefined;
-    }),
-    savePolicy: (p, targets, at) => guard(() => {
-      const existing = stmt(`SELECT id, created_at FROM policies WHERE name = ?`).get(p.Name) as { id: string; created_at: string } | undefined;
-      const id = existing?.id ?? randomUUID();
-      const factors = JSON.stringify(p.Factors);
-      if (existing) {
-        stmt(`UPDATE policies SET factors = ?, enroll_within_days = ?, reverify_after_hours = ?, active = ?, updated_at = ? WHERE id = ?`)
-          .run(factors, p.EnrollWithinDays, p.ReverifyAfterHours, p.Active ? 1 : 0, at, id);
-        stmt(`DELETE FROM policy_targets WHERE policy_id = ?`).run(id);
-      } else {
-        stmt(`INSERT INTO policies (id, name, factors, enroll_within_days, reverify_after_hours, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-          .run(id, p.Name, factors, p.EnrollWithinDays, p.ReverifyAfterHours, p.Active ? 1 : 0, at, at);
-      }
-      targets.forEach((t, i) =>
-        stmt(`INSERT INTO policy_targets (policy_id, position, group_id, principal_id) VALUES (?, ?, ?, ?)`).run(id, i, t.kind === 'group' ? t.id : null, t.kind === 'principal' ? t.id : null),
-      );
-      return toPolicy(stmt(`SELECT * FROM policies WHERE id = ?`).get(id) as PolicyRow);
-    }),
-    deletePolicy: (name) => guard(() => void stmt(`DELETE FROM policies WHERE name = ?`).run(name)),
-
-    firstApplied: (principalId) => guard(() => stmt(`SELECT first_applied_at FROM policy_subjects WHERE principal_id = ?`).pluck().get(principalId) as string | undefined),
-    setFirstApplied: (principalId, at, overwrite) => guard(() =>
-      void stmt(`INSERT INTO policy_subjects (principal_id, first_applied_at) VALUES (?, ?) ON CONFLICT (principal_id) DO ${overwrite ? 'UPDATE SET first_applied_at = excluded.first_applied_at' : 'NOTHING'}`).run(principalId, at)),
-    setLastMfa: (principalId, at) => guard(() => void stmt(`UPDATE principals SET last_mfa_at = ? WHERE id = ?`).run(at, principalId)),
-    deleteSessionsExcept: (principalId, keep) => guard(() => stmt(`DELETE FROM sessions WHERE principal_id = ? AND token_hash IS NOT ?`).run(principalId, keep ?? null).changes),
-
-    audit: (e: AuditEntry) => guard(() => void stmt(`INSERT INTO audit (at, principal, action, outcome, detail, actor, source) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(e.at, e.principal, e.action, e.outcome, e.detail, e.actor ?? '', e.source ?? '')),
-    listAudit: ({ since, principal, limit }) => guard(() =>
-      (stmt(`SELECT * FROM (SELECT id, at, actor, source, action, principal, outcome, detail FROM audit
-              WHERE (@since IS NULL OR at >= @since) AND (@principal IS NULL OR principal = @principal COLLATE NOCASE OR actor = @principal COLLATE NOCASE)
-              ORDER BY id DESC LIMIT @limit) ORDER BY id`).all({ since: since ?? null, principal: principal ?? null, limit }) as
-        { id: number; at: string; actor: string; source: string; action: string; principal: string; outcome: string; detail: string }[])
-        .map((r) => ({ Id: r.id, At: r.at, Actor: r.actor, Source: r.source, Action: r.action, Principal: r.principal, Outcome: r.outcome, Detail: r.detail })),
-    ),
-  };
-  return store;
+  }).immediate();
 }

@@ -1,60 +1,57 @@
-// Unit tests of the pure lockout rules in src/core/lockout.ts (S12): a reservation is counted before the
-// credentials are checked, 5 failures lock for 15 minutes, a success resets, a refund undoes a reservation
-// whose outcome was not a guess. Time is simulated.
+// Unit tests of the pure lockout rules in src/core/lockout.ts (S12): an attempt is registered in flight
+// before its credentials are checked; it proceeds only while settled failures plus attempts in flight stay
+// under the limit, else it waits; 5 settled failures lock for 15 minutes; a success resets; an outcome that
+// was not a guess settles without counting. Time is simulated.
 
 import { describe, expect, it } from 'vitest';
-import { LOCK_MINUTES, MAX_FAILURES, afterSuccess, beginAttempt, refund, type AuthState } from '../../src/core/lockout.js';
+import { LOCK_MINUTES, MAX_FAILURES, beginAttempt, settle, type AttemptOutcome, type AuthState } from '../../src/core/lockout.js';
 
 const T0 = new Date('2030-01-01T12:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
 const MIN = 60_000;
 const FRESH: AuthState = { failedCount: 0, lockedUntil: null };
 
-/**
- * The service's use of the rules, over one stored state: reserve in one transaction, then, once the outcome
- * is known, reset (success), leave the reservation as the failure (a guess) or refund it (not a guess).
- */
+/** The service's use of the rules over one stored state: begin (in flight), then settle with the outcome. */
 class Principal {
   state: AuthState = FRESH;
+  inFlight = 0;
 
-  /** Starts an attempt; undefined when locked out. */
-  reserve(now: Date): { reserved: AuthState; previous: AuthState } | undefined {
-    const d = beginAttempt(this.state, now);
-    if (d.decision === 'locked') return undefined;
-    this.state = d.next;
-    return { reserved: d.next, previous: d.previous };
+  /** Starts an attempt: 'locked' refused, 'wait' must wait for one in flight to settle. */
+  begin(now: Date): 'locked' | 'wait' | 'proceed' {
+    const d = beginAttempt(this.state, this.inFlight, now).decision;
+    if (d === 'proceed') this.inFlight++;
+    return d;
   }
 
-  finish(r: { reserved: AuthState; previous: AuthState }, outcome: 'fail' | 'success' | 'refund'): void {
-    if (outcome === 'success') this.state = afterSuccess();
-    if (outcome === 'refund') this.state = refund(this.state, r.reserved, r.previous);
+  finish(outcome: AttemptOutcome, now: Date): void {
+    this.inFlight--;
+    this.state = settle(this.state, outcome, now);
   }
 
-  /** One whole attempt; returns 'locked' when refused before any check. */
-  attempt(now: Date, outcome: 'fail' | 'success' | 'refund'): 'locked' | 'checked' {
-    const r = this.reserve(now);
-    if (!r) return 'locked';
-    this.finish(r, outcome);
+  /** One whole attempt, alone; returns 'locked' when refused before any check. */
+  attempt(now: Date, outcome: AttemptOutcome): 'locked' | 'checked' {
+    const d = this.begin(now);
+    if (d === 'locked') return 'locked';
+    expect(d).toBe('proceed');
+    this.finish(outcome, now);
     return 'checked';
   }
 }
 
 describe('beginAttempt', () => {
-  it('counts an attempt before it is checked', () => {
-    expect(beginAttempt(FRESH, T0)).toEqual({ decision: 'proceed', next: { failedCount: 1, lockedUntil: null }, previous: FRESH });
+  it.each([0, 1, 2, 3, 4])('after %i settled failures and nothing in flight, an attempt proceeds', (failures) => {
+    expect(beginAttempt({ failedCount: failures, lockedUntil: null }, 0, T0)).toEqual({ decision: 'proceed' });
   });
 
   it.each([
-    [0, null],
-    [1, null],
-    [2, null],
-    [3, null],
-    [4, at(LOCK_MINUTES * MIN).toISOString()],
-    [5, at(LOCK_MINUTES * MIN).toISOString()],
-    [40, at(LOCK_MINUTES * MIN).toISOString()],
-  ])('after %i failures the next attempt proceeds holding lock %s', (failures, lockedUntil) => {
-    const d = beginAttempt({ failedCount: failures, lockedUntil: null }, T0);
-    expect(d).toEqual({ decision: 'proceed', next: { failedCount: failures + 1, lockedUntil }, previous: { failedCount: failures, lockedUntil: null } });
+    [0, 4, 'proceed'],
+    [0, 5, 'wait'],
+    [2, 2, 'proceed'],
+    [2, 3, 'wait'],
+    [4, 1, 'wait'],
+    [3, 1, 'proceed'],
+  ] as const)('%i failures and %i in flight: %s (in-flight attempts are held against the limit)', (failures, inFlight, decision) => {
+    expect(beginAttempt({ failedCount: failures, lockedUntil: null }, inFlight, T0).decision).toBe(decision);
   });
 
   it('locks for exactly 15 minutes and 5 failures', () => {
@@ -65,62 +62,40 @@ describe('beginAttempt', () => {
   it('refuses while locked, up to the last millisecond, and proceeds from the instant the lock ends', () => {
     const until = at(15 * MIN).toISOString();
     const locked = { failedCount: 5, lockedUntil: until };
-    expect(beginAttempt(locked, T0)).toEqual({ decision: 'locked', until, failedCount: 5 });
-    expect(beginAttempt(locked, at(15 * MIN - 1))).toEqual({ decision: 'locked', until, failedCount: 5 });
-    const d = beginAttempt(locked, at(15 * MIN));
-    expect(d.decision).toBe('proceed');
+    expect(beginAttempt(locked, 0, T0)).toEqual({ decision: 'locked', until, failedCount: 5 });
+    expect(beginAttempt(locked, 0, at(15 * MIN - 1))).toEqual({ decision: 'locked', until, failedCount: 5 });
+    expect(beginAttempt(locked, 0, at(15 * MIN))).toEqual({ decision: 'proceed' });
+    // One probe at a time after a lock: a second one waits for it.
+    expect(beginAttempt(locked, 1, at(15 * MIN))).toEqual({ decision: 'wait' });
     // One more failure after the lock ended locks again at once.
-    expect(d.decision === 'proceed' && d.next).toEqual({ failedCount: 6, lockedUntil: at(30 * MIN).toISOString() });
+    expect(settle(locked, 'failure', at(15 * MIN))).toEqual({ failedCount: 6, lockedUntil: at(30 * MIN).toISOString() });
   });
 
   it('ignores a lock that has already expired', () => {
-    const d = beginAttempt({ failedCount: 2, lockedUntil: '2000-01-01T00:00:00.000Z' }, T0);
-    expect(d).toEqual({
-      decision: 'proceed',
-      next: { failedCount: 3, lockedUntil: null },
-      previous: { failedCount: 2, lockedUntil: '2000-01-01T00:00:00.000Z' },
-    });
+    expect(beginAttempt({ failedCount: 2, lockedUntil: '2000-01-01T00:00:00.000Z' }, 0, T0)).toEqual({ decision: 'proceed' });
   });
 });
 
-describe('afterSuccess and refund', () => {
+describe('settle', () => {
   it('a success resets everything', () => {
-    expect(afterSuccess()).toEqual(FRESH);
+    expect(settle({ failedCount: 4, lockedUntil: null }, 'success', T0)).toEqual(FRESH);
   });
 
-  it.each<[string, AuthState, AuthState, AuthState, AuthState]>([
-    ['a reservation below the limit', { failedCount: 3, lockedUntil: null }, { failedCount: 3, lockedUntil: null }, { failedCount: 2, lockedUntil: null }, { failedCount: 2, lockedUntil: null }],
-    [
-      'the reservation that took the lock releases it',
-      { failedCount: 5, lockedUntil: 'L1' },
-      { failedCount: 5, lockedUntil: 'L1' },
-      { failedCount: 4, lockedUntil: null },
-      { failedCount: 4, lockedUntil: null },
-    ],
-    [
-      'after an expired lock, the expired lock comes back (not a new one)',
-      { failedCount: 6, lockedUntil: 'L2' },
-      { failedCount: 6, lockedUntil: 'L2' },
-      { failedCount: 5, lockedUntil: 'L1-expired' },
-      { failedCount: 5, lockedUntil: 'L1-expired' },
-    ],
-    [
-      "a newer lock taken by another attempt meanwhile stays",
-      { failedCount: 5, lockedUntil: 'L-other' },
-      { failedCount: 4, lockedUntil: null },
-      { failedCount: 3, lockedUntil: null },
-      { failedCount: 4, lockedUntil: 'L-other' },
-    ],
-    ['never below zero (a success came in between)', FRESH, { failedCount: 1, lockedUntil: null }, FRESH, FRESH],
-  ])('refund: %s', (_title, current, reserved, previous, expected) => {
-    expect(refund(current, reserved, previous)).toEqual(expected);
+  it('a failure counts; the fifth locks for 15 minutes from its own end', () => {
+    expect(settle({ failedCount: 3, lockedUntil: null }, 'failure', T0)).toEqual({ failedCount: 4, lockedUntil: null });
+    expect(settle({ failedCount: 4, lockedUntil: null }, 'failure', T0)).toEqual({ failedCount: 5, lockedUntil: at(15 * MIN).toISOString() });
+  });
+
+  it('an outcome that was not a guess changes nothing', () => {
+    const s = { failedCount: 3, lockedUntil: null };
+    expect(settle(s, 'not-a-guess', T0)).toEqual(s);
   });
 });
 
 describe('time travel', () => {
   it('5 failures lock for 15 minutes; even the right password is refused until then', () => {
     const p = new Principal();
-    for (let i = 0; i < 5; i++) expect(p.attempt(at(i * 1000), 'fail')).toBe('checked');
+    for (let i = 0; i < 5; i++) expect(p.attempt(at(i * 1000), 'failure')).toBe('checked');
     expect(p.state).toEqual({ failedCount: 5, lockedUntil: at(4000 + 15 * MIN).toISOString() });
     for (const t of [5000, MIN, 10 * MIN, 15 * MIN + 3999]) expect(p.attempt(at(t), 'success')).toBe('locked');
     expect(p.state.failedCount).toBe(5);
@@ -128,72 +103,97 @@ describe('time travel', () => {
 
   it('after the lock expires one more failure locks again at once; a success then resets', () => {
     const p = new Principal();
-    for (let i = 0; i < 5; i++) p.attempt(T0, 'fail');
+    for (let i = 0; i < 5; i++) p.attempt(T0, 'failure');
     const expiry = 15 * MIN;
-    expect(p.attempt(at(expiry), 'fail')).toBe('checked');
+    expect(p.attempt(at(expiry), 'failure')).toBe('checked');
     expect(p.state).toEqual({ failedCount: 6, lockedUntil: at(expiry + 15 * MIN).toISOString() });
     expect(p.attempt(at(expiry + 1), 'success')).toBe('locked');
     expect(p.attempt(at(expiry + 15 * MIN - 1), 'success')).toBe('locked');
     expect(p.attempt(at(expiry + 15 * MIN), 'success')).toBe('checked');
     expect(p.state).toEqual(FRESH);
     // A fresh allowance of 5.
-    for (let i = 0; i < 4; i++) p.attempt(at(expiry + 16 * MIN), 'fail');
+    for (let i = 0; i < 4; i++) p.attempt(at(expiry + 16 * MIN), 'failure');
     expect(p.state).toEqual({ failedCount: 4, lockedUntil: null });
   });
 
   it('a success right after expiry resets the count', () => {
     const p = new Principal();
-    for (let i = 0; i < 5; i++) p.attempt(T0, 'fail');
+    for (let i = 0; i < 5; i++) p.attempt(T0, 'failure');
     expect(p.attempt(at(15 * MIN), 'success')).toBe('checked');
     expect(p.state).toEqual(FRESH);
   });
 
   it('a success before the limit resets the count', () => {
     const p = new Principal();
-    for (let i = 0; i < 4; i++) p.attempt(T0, 'fail');
+    for (let i = 0; i < 4; i++) p.attempt(T0, 'failure');
     p.attempt(T0, 'success');
     expect(p.state).toEqual(FRESH);
-    for (let i = 0; i < 4; i++) expect(p.attempt(T0, 'fail')).toBe('checked');
+    for (let i = 0; i < 4; i++) expect(p.attempt(T0, 'failure')).toBe('checked');
     expect(p.state.lockedUntil).toBeNull();
   });
 
-  it('a refunded attempt (provider down, MFA required) after an expired lock leaves the principal unlocked', () => {
+  it('an attempt that was not a guess (provider down, MFA required) after an expired lock leaves the principal unlocked', () => {
     const p = new Principal();
-    for (let i = 0; i < 5; i++) p.attempt(T0, 'fail');
+    for (let i = 0; i < 5; i++) p.attempt(T0, 'failure');
     const expiredLock = p.state.lockedUntil;
-    expect(p.attempt(at(20 * MIN), 'refund')).toBe('checked');
+    expect(p.attempt(at(20 * MIN), 'not-a-guess')).toBe('checked');
     expect(p.state).toEqual({ failedCount: 5, lockedUntil: expiredLock });
     // Not locked: the next attempt is checked (and, failing, locks again at once).
-    expect(p.attempt(at(20 * MIN), 'fail')).toBe('checked');
+    expect(p.attempt(at(20 * MIN), 'failure')).toBe('checked');
     expect(p.state).toEqual({ failedCount: 6, lockedUntil: at(35 * MIN).toISOString() });
   });
 
-  it('refunds are not failures: a principal whose provider is down never locks itself out', () => {
+  it('outcomes that are not guesses never count: a principal whose provider is down never locks itself out', () => {
     const p = new Principal();
-    for (let i = 0; i < 50; i++) expect(p.attempt(at(i), 'refund')).toBe('checked');
+    for (let i = 0; i < 50; i++) expect(p.attempt(at(i), 'not-a-guess')).toBe('checked');
     expect(p.state).toEqual(FRESH);
   });
 
-  it('the fifth attempt holds the lock while it runs; its success releases it', () => {
+  it('with 4 failures, the fifth attempt runs alone: a parallel sixth waits, and proceeds once the fifth succeeds', () => {
     const p = new Principal();
-    for (let i = 0; i < 4; i++) p.attempt(T0, 'fail');
-    const fifth = p.reserve(T0)!;
-    expect(fifth).toBeDefined();
-    expect(p.reserve(T0)).toBeUndefined(); // a parallel sixth is refused meanwhile
-    p.finish(fifth, 'success');
+    for (let i = 0; i < 4; i++) p.attempt(T0, 'failure');
+    expect(p.begin(T0)).toBe('proceed');
+    expect(p.begin(T0)).toBe('wait');
+    p.finish('success', T0);
     expect(p.state).toEqual(FRESH);
-    expect(p.reserve(T0)).toBeDefined();
+    expect(p.begin(T0)).toBe('proceed');
   });
 });
 
-describe('parallel reservations', () => {
-  it('20 attempts reserved before any outcome: exactly 5 are checked', () => {
+describe('parallel attempts', () => {
+  it('20 wrong guesses begun at once: 5 proceed, the rest wait, then find the principal locked', () => {
     const p = new Principal();
-    const reservations = Array.from({ length: 20 }, () => p.reserve(T0));
-    expect(reservations.filter(Boolean)).toHaveLength(5);
-    expect(reservations.slice(0, 5).every(Boolean)).toBe(true);
-    for (const r of reservations) if (r) p.finish(r, 'fail');
+    const first = Array.from({ length: 20 }, () => p.begin(T0));
+    expect(first.filter((d) => d === 'proceed')).toHaveLength(5);
+    expect(first.slice(0, 5).every((d) => d === 'proceed')).toBe(true);
+    for (let i = 0; i < 5; i++) p.finish('failure', T0);
     expect(p.state).toEqual({ failedCount: 5, lockedUntil: at(15 * MIN).toISOString() });
+    // The 15 that waited ask again: locked.
+    for (let i = 0; i < 15; i++) expect(p.begin(T0)).toBe('locked');
+  });
+
+  it('50 correct logins at once: every one proceeds in the end, none is refused', () => {
+    const p = new Principal();
+    let waiting = 50;
+    let done = 0;
+    let running = 0;
+    while (done < 50) {
+      // Everyone waiting asks again; those that may, start.
+      for (let i = waiting; i > 0; i--) {
+        const d = p.begin(T0);
+        expect(d).not.toBe('locked');
+        if (d === 'proceed') {
+          waiting--;
+          running++;
+        }
+      }
+      expect(running).toBeGreaterThan(0);
+      // One finishes, with the right password.
+      p.finish('success', T0);
+      running--;
+      done++;
+    }
+    expect(p.state).toEqual(FRESH);
   });
 
   /** A small deterministic PRNG (mulberry32) so failures are reproducible. */
@@ -206,14 +206,13 @@ describe('parallel reservations', () => {
     };
   }
 
-  it('whatever the interleaving of guesses and refunds, no more than 5 guesses are checked before the lock ends', () => {
+  it('whatever the interleaving of guesses and non-guesses, no more than 5 guesses are checked before the lock ends', () => {
     for (let seed = 1; seed <= 500; seed++) {
       const random = rng(seed);
       const p = new Principal();
-      // Attackers always fail; the owner (right password) meets a provider outage and is refunded.
-      const actors = [...Array.from({ length: 12 }, () => 'fail' as const), ...Array.from({ length: 4 }, () => 'refund' as const)];
-      const inFlight: { r: { reserved: AuthState; previous: AuthState }; outcome: 'fail' | 'refund' }[] = [];
-      let pending = [...actors];
+      // Attackers always fail; the owner (right password) meets a provider outage: not a guess.
+      let pending: AttemptOutcome[] = [...Array.from({ length: 12 }, () => 'failure' as const), ...Array.from({ length: 4 }, () => 'not-a-guess' as const)];
+      const inFlight: AttemptOutcome[] = [];
       let guessesChecked = 0;
       let clock = 0;
       while (pending.length > 0 || inFlight.length > 0) {
@@ -221,23 +220,24 @@ describe('parallel reservations', () => {
         if (pending.length > 0 && (inFlight.length === 0 || random() < 0.5)) {
           const i = Math.floor(random() * pending.length);
           const outcome = pending[i]!;
-          pending = pending.filter((_, j) => j !== i);
-          const r = p.reserve(at(clock));
-          if (r) {
-            if (outcome === 'fail') guessesChecked++;
-            inFlight.push({ r, outcome });
+          const d = p.begin(at(clock));
+          if (d === 'proceed') {
+            if (outcome === 'failure') guessesChecked++;
+            inFlight.push(outcome);
           }
-        } else {
+          // 'wait' keeps it pending (it asks again later); 'locked' is refused for good.
+          if (d !== 'wait') pending = pending.filter((_, j) => j !== i);
+        } else if (inFlight.length > 0) {
           const i = Math.floor(random() * inFlight.length);
-          const { r, outcome } = inFlight.splice(i, 1)[0]!;
-          p.finish(r, outcome);
+          p.finish(inFlight.splice(i, 1)[0]!, at(clock));
         }
         expect(p.state.failedCount).toBeGreaterThanOrEqual(0);
+        expect(p.inFlight + p.state.failedCount, `seed ${seed}`).toBeLessThanOrEqual(Math.max(MAX_FAILURES, p.state.failedCount + 1));
       }
       expect(clock).toBeLessThan(15 * MIN);
       expect(guessesChecked, `seed ${seed}`).toBeLessThanOrEqual(MAX_FAILURES);
-      // Once 5 guesses were checked the principal is locked, whatever the refunds did.
-      if (guessesChecked === MAX_FAILURES) expect(beginAttempt(p.state, at(clock)).decision, `seed ${seed}`).toBe('locked');
+      // Once 5 guesses were checked the principal is locked.
+      if (guessesChecked === MAX_FAILURES) expect(beginAttempt(p.state, 0, at(clock)).decision, `seed ${seed}`).toBe('locked');
     }
   });
 });

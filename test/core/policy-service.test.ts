@@ -12,6 +12,7 @@ import { createSsrun } from '../../dist/core/service.js';
 import { nodeCrypto } from '../../dist/crypto/node.js';
 import { totpProvider } from '../../dist/providers/totp/totp.js';
 import { openSqliteStore } from '../../dist/store/sqlite.js';
+import { defaultFactors } from '../../dist/providers/registry.js';
 
 const PW = 'policy-service-password-1';
 const ROOT_PW = 'policy-root-password-1';
@@ -26,7 +27,7 @@ let ssrun: ReturnType<typeof createSsrun>;
 
 const user = (n: string) => `principal/internal/user/${n}`;
 const login = (name: string, mfa?: string) =>
-  ssrun.login({ type: 'user', name, secret: name === 'root' ? ROOT_PW : PW, method: mfa ? { kind: 'passcode', passcode: mfa } : undefined });
+  ssrun.login({ type: 'user', name, secret: name === 'root' ? ROOT_PW : PW, mfa });
 const policy = (Name: string, o: Record<string, unknown>) => ({ Name, Factors: 'any', EnrollWithinDays: 7, Targets: [], Active: true, ...o });
 
 async function withTotp(name: string): Promise<string> {
@@ -41,7 +42,7 @@ beforeAll(async () => {
   const s = openSqliteStore({ home: dir, masterKey: {} });
   close = s.close;
   const duo = { authenticate: async () => { throw new Error('Duo must not be asked'); } };
-  ssrun = createSsrun({ store: s.store, providers: { duo, totp: totpProvider }, clock: { now: () => new Date(now) }, crypto: nodeCrypto, sessionTtlMs: 30 * DAY });
+  ssrun = createSsrun({ store: s.store, factors: defaultFactors({ duo, totp: totpProvider }), clock: { now: () => new Date(now) }, crypto: nodeCrypto, sessionTtlMs: 30 * DAY });
   await ssrun.init(ROOT_PW);
   await ssrun.createGroup('eng');
 });
@@ -100,15 +101,15 @@ describe('re-verification', () => {
     await ssrun.createPolicy(policy('reverify', { Targets: [user('carol')], ReverifyAfterHours: 12 }));
     const first = await login('carol', await codeAt(secret));
     now += 11 * HOUR;
-    expect(ssrun.authenticate(first.token).path).toBe(user('carol'));
+    expect((await ssrun.authenticate(first.token)).path).toBe(user('carol'));
     now += 2 * HOUR;
     const e = await errorOf(() => ssrun.authenticate(first.token));
     expect(e.code).toBe('REVERIFY_REQUIRED');
     expect(e.message).toContain('policy reverify asks for the second factor every 12 h');
     expect((await errorOf(ssrun.whoami(first.token))).code).toBe('REVERIFY_REQUIRED');
     const again = await login('carol', await codeAt(secret));
-    expect(ssrun.authenticate(again.token).path).toBe(user('carol'));
-    expect(ssrun.authenticate(first.token).path).toBe(user('carol')); // the new verification counts for the principal
+    expect((await ssrun.authenticate(again.token)).path).toBe(user('carol'));
+    expect((await ssrun.authenticate(first.token)).path).toBe(user('carol')); // the new verification counts for the principal
   });
 
   it('deactivating the policy lifts the requirement', async () => {
@@ -116,7 +117,7 @@ describe('re-verification', () => {
     now += 30 * HOUR;
     expect((await errorOf(() => ssrun.authenticate(s.token))).code).toBe('REVERIFY_REQUIRED');
     await ssrun.setPolicyActive('reverify', false);
-    expect(ssrun.authenticate(s.token).path).toBe(user('carol'));
+    expect((await ssrun.authenticate(s.token)).path).toBe(user('carol'));
   });
 });
 
@@ -168,7 +169,7 @@ describe('activation', () => {
     const third = await login('erin');
     const r = await ssrun.setPolicyActive('later', true, { keepToken: mine.token });
     expect(r).toMatchObject({ Name: 'later', Active: true, SessionsRevoked: 2 });
-    expect(ssrun.authenticate(mine.token).path).toBe(user('erin'));
+    expect((await ssrun.authenticate(mine.token)).path).toBe(user('erin'));
     for (const t of [other, third]) expect((await errorOf(() => ssrun.authenticate(t.token))).code).toBe('SESSION_EXPIRED');
     // already covered: activating again revokes nothing
     expect(await ssrun.setPolicyActive('later', true)).toMatchObject({ SessionsRevoked: 0 });

@@ -11,6 +11,7 @@ import { createSsrun } from '../../dist/core/service.js';
 import { nodeCrypto } from '../../dist/crypto/node.js';
 import { totpProvider } from '../../dist/providers/totp/totp.js';
 import { openSqliteStore } from '../../dist/store/sqlite.js';
+import { defaultFactors } from '../../dist/providers/registry.js';
 
 const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'; // base32 of "12345678901234567890"
 const PASSWORD = 'totp-service-password-1';
@@ -23,10 +24,7 @@ let ssrun: ReturnType<typeof createSsrun>;
 let close: () => void;
 
 const codeAt = (ms: number, secret = SECRET) => generate({ secret, epoch: Math.floor(ms / 1000) });
-const login = (name: string, mfa: string) => {
-  const m = /^[0-9]+$/.test(mfa) ? { kind: 'passcode' as const, passcode: mfa } : { kind: 'recovery' as const, code: mfa };
-  return ssrun.login({ type: 'user', name, secret: PASSWORD, method: m });
-};
+const login = (name: string, mfa: string) => ssrun.login({ type: 'user', name, secret: PASSWORD, mfa });
 
 async function enrolled(name: string): Promise<void> {
   await ssrun.createUser(name, PASSWORD);
@@ -40,7 +38,7 @@ beforeAll(() => {
   const s = openSqliteStore({ home: dir, masterKey: {} });
   close = s.close;
   const duo = { authenticate: async () => { throw new Error('Duo must not be asked'); } };
-  ssrun = createSsrun({ store: s.store, providers: { duo, totp: totpProvider }, clock: { now: () => new Date(now) }, crypto: nodeCrypto });
+  ssrun = createSsrun({ store: s.store, factors: defaultFactors({ duo, totp: totpProvider }), clock: { now: () => new Date(now) }, crypto: nodeCrypto });
 });
 
 afterAll(() => {
@@ -79,7 +77,7 @@ describe('TOTP login', () => {
 
   it('a factor is not a code: push for a TOTP principal is a usage error, not counted', async () => {
     await enrolled('pam');
-    const e = await errorOf(ssrun.login({ type: 'user', name: 'pam', secret: PASSWORD, method: { kind: 'factor', factor: 'push' } }));
+    const e = await errorOf(ssrun.login({ type: 'user', name: 'pam', secret: PASSWORD, mfa: 'push' }));
     expect(e.code).toBe('INVALID_METHOD');
     expect((await ssrun.getUser('pam', { verbose: true })).FailedAttempts).toBe(0);
   });

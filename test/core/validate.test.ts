@@ -3,16 +3,13 @@
 
 import { describe, expect, it } from 'vitest';
 import { SsrunError } from '../../src/core/errors.js';
-import {
-  MAX_INPUT_BYTES,
-  parseConfigDocument,
-  parseJsonText,
-  parseMfaMethod,
-  parseNewConfig,
-  parsePrincipalPath,
-  sanitizeLine,
-  validatePassword,
-} from '../../src/core/validate.js';
+import { parseConfigDocument as parseDocument, parseNewConfig as parseNew } from '../../src/core/config-document.js';
+import { MAX_INPUT_BYTES, checkMfaShape, normalizeRecoveryCode, parseJsonText, parsePrincipalPath, sanitizeLine, validatePassword } from '../../src/core/validate.js';
+import { defaultFactors } from '../../src/providers/registry.js';
+
+const FACTORS = defaultFactors();
+const parseConfigDocument = (raw: unknown) => parseDocument(raw, FACTORS);
+const parseNewConfig = (raw: unknown) => parseNew(raw, FACTORS);
 
 const SECRET = 'unit-test-secret-key-Qw3rTy9';
 
@@ -218,39 +215,60 @@ describe('parsePrincipalPath', () => {
   });
 });
 
-describe('parseMfaMethod', () => {
+describe('-m: the shape check, recovery codes, and how each provider reads it', () => {
+  const duo = FACTORS.require('duo');
+  const totp = FACTORS.require('totp');
+  const ctx = { path: 'principal/internal/user/bob', configName: 'cfg' };
+  const shape = (v: string) => checkMfaShape(v, (raw) => FACTORS.all().some((f) => f.accepts(raw)), FACTORS.all().map((f) => f.methodHelp));
+
   it.each([
+    ['77552', { kind: 'passcode', passcode: '77552' }], // the seed's own example: Duo says whether it is right
     ['123456', { kind: 'passcode', passcode: '123456' }],
-    ['1234567890', { kind: 'passcode', passcode: '1234567890' }],
-    ['000000', { kind: 'passcode', passcode: '000000' }],
+    ['12345678901234567890', { kind: 'passcode', passcode: '12345678901234567890' }],
+    ['ccccccbcgujhingjrdejhgfnuetrgigvejhhgbkugded', { kind: 'passcode', passcode: 'ccccccbcgujhingjrdejhgfnuetrgigvejhhgbkugded' }], // a YubiKey OTP
+    ['1', { kind: 'passcode', passcode: '1' }],
+    ['x'.repeat(64), { kind: 'passcode', passcode: 'x'.repeat(64) }],
     ['push', { kind: 'factor', factor: 'push' }],
     ['PUSH', { kind: 'factor', factor: 'push' }],
     ['Phone', { kind: 'factor', factor: 'phone' }],
     ['sms', { kind: 'factor', factor: 'sms' }],
     ['auto', { kind: 'factor', factor: 'auto' }],
-    ['abcd-efgh-jkmn', { kind: 'recovery', code: 'abcd-efgh-jkmn' }],
-    ['ABCD-EFGH-JKMN', { kind: 'recovery', code: 'abcd-efgh-jkmn' }],
-    ['o0il-0000-1111', { kind: 'recovery', code: '0011-0000-1111' }], // o reads as 0, i and l as 1
-  ])('parses %j', (input, method) => {
-    expect(parseMfaMethod(input)).toEqual(method);
+  ])('duo reads %j as typed', (input, method) => {
+    expect(() => shape(input)).not.toThrow();
+    expect(duo.parseMethod(input, ctx)).toEqual(method);
   });
 
   it.each([
-    ['12345', '-m: a passcode has 6–10 digits, received 5'],
-    ['1', '-m: a passcode has 6–10 digits, received 1'],
-    ['12345678901', '-m: a passcode has 6–10 digits, received 11'],
-    ['foo', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
-    ['', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
-    ['12ab56', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
-    ['123 456', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
-    ['１２３４５６', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
+    ['abcd-efgh-jkmn', 'abcd-efgh-jkmn'],
+    ['ABCD-EFGH-JKMN', 'abcd-efgh-jkmn'],
+    ['o0il-0000-1111', '0011-0000-1111'], // o reads as 0, i and l as 1
+  ])('a recovery code %j passes the shape check, normalized to %j', (input, code) => {
+    expect(() => shape(input)).not.toThrow();
+    expect(normalizeRecoveryCode(input)).toBe(code);
+  });
+
+  const EXPECTED = "expected a Duo passcode (1–64 letters and digits) or one of push, phone, sms, auto; an authenticator app's code (digits); or a recovery code (xxxx-xxxx-xxxx)";
+  it.each([
+    ['', `-m: is empty; ${EXPECTED}`],
+    ['1234 56', `-m: contains white space (a code is taken exactly as typed); ${EXPECTED}`],
     // S17: a padded code is not a code (no trimming)
-    [' 654321 ', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
-    ['abcd-efgh-jkm', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
-    ['pushy', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
-  ])('rejects %j', (input, message) => {
-    const e = caught(() => parseMfaMethod(input));
+    [' 654321 ', `-m: contains white space (a code is taken exactly as typed); ${EXPECTED}`],
+    ['１２３４５６', `-m: contains characters other than ASCII letters and digits; ${EXPECTED}`],
+    ['x'.repeat(65), `-m: has 65 characters, at most 64 allowed; ${EXPECTED}`],
+    ['abcd-efgh-jkm', `-m: is not a code or factor any MFA configuration accepts; ${EXPECTED}`],
+    ['12_34', `-m: is not a code or factor any MFA configuration accepts; ${EXPECTED}`],
+  ])('the shape check refuses %j, without echoing it', (input, message) => {
+    const e = caught(() => shape(input));
     expect([e.code, e.message, e.exitCode]).toEqual(['INVALID_METHOD', message, 2]);
+  });
+
+  it('totp takes digits only (a wrong length is the uniform denial later, S17); a factor name or letters are a usage error', () => {
+    expect(totp.parseMethod('12345678', ctx)).toEqual({ kind: 'passcode', passcode: '12345678' });
+    expect(totp.parseMethod('77552', ctx)).toEqual({ kind: 'passcode', passcode: '77552' });
+    for (const v of ['push', '12345a']) {
+      const e = caught(() => totp.parseMethod(v, ctx));
+      expect([e.code, e.message]).toEqual(['INVALID_METHOD', '-m: principal/internal/user/bob uses TOTP ("cfg"); pass the code from the authenticator app']);
+    }
   });
 });
 

@@ -3,6 +3,12 @@
 // so the client's signer is checked against a second implementation). Behaviour is chosen by the Duo
 // username (the `-m` identity of `mfa assign-principal`); the part before an optional '#' picks the
 // scenario, so tests can use distinct usernames with the same behaviour. Every request is recorded.
+//
+// A Duo passcode is opaque: besides GOOD_PASSCODE (accepted for every scenario whose preauth answers "auth"),
+// EXTRA_PASSCODES lists, per scenario, more passcodes the fake accepts, of any length and alphabet (a 5-digit
+// code, a 20-digit token code, a 44-character YubiKey OTP). The 'bob' scenario (Duo usernames "bob" and
+// "bob#tag") behaves like 'alice' and accepts them all. Passcodes are compared exactly as received: nothing is
+// trimmed or case-folded, and the request records keep params.passcode byte for byte.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +24,7 @@ export const EVIL_STATUS_MSG = 'Access denied\r\nssrun: login OK\u001b[2J\u001b[
 
 export const SCENARIOS = [
   'alice', // preauth auth (push, phone, sms); passcode 123456 allowed; push/phone/auto allowed after waiting polls
+  'bob', // like alice, and the passcodes of EXTRA_PASSCODES.bob allowed too (77552, a 20-digit code, a YubiKey OTP)
   'sms', // preauth auth with an SMS-only device
   'push-deny', // push denied by the user after one waiting poll
   'push-fraud', // push reported as fraud
@@ -39,6 +46,16 @@ export const SCENARIOS = [
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const GOOD_PASSCODE = '123456';
+/** A 5-digit passcode: shorter than the 6 digits a TOTP app shows, still a valid Duo passcode (bob). */
+export const SHORT_PASSCODE = '77552';
+/** A 20-digit passcode, as some hardware tokens give (bob). */
+export const LONG_PASSCODE = '12345678901234567890';
+/** A YubiKey OTP: 44 modhex characters, 12 of public id and 32 of OTP (bob). */
+export const YUBIKEY_OTP = 'ccccccbcgujhingjrdejhgfnuetrgigvejhhgbkugded';
+/** Passcodes accepted besides GOOD_PASSCODE, by scenario (compared exactly as received). */
+export const EXTRA_PASSCODES: Partial<Record<Scenario, readonly string[]>> = {
+  bob: [SHORT_PASSCODE, LONG_PASSCODE, YUBIKEY_OTP],
+};
 /** Duo user ids (user_id, sent for DU… identities) that stand for a scenario. */
 export const USER_IDS: Record<string, Scenario> = { DUALICE0000000000000: 'alice' };
 
@@ -191,6 +208,7 @@ export async function startFakeDuo(opts: FakeDuoOptions = {}): Promise<FakeDuo> 
   function preauth(s: Scenario | undefined): unknown {
     switch (s) {
       case 'alice':
+      case 'bob':
       case 'ratelimit-2':
       case 'push-deny':
       case 'push-fraud':
@@ -239,7 +257,7 @@ export async function startFakeDuo(opts: FakeDuoOptions = {}): Promise<FakeDuo> 
     if ((preauth(s) as { result: string }).result !== 'auth') return { status: 400, body: fail(40002, 'Invalid request parameters', 'username') };
     if (factor === 'passcode') {
       if (!params.passcode) return { status: 400, body: fail(40002, 'Missing required request parameters', 'passcode') };
-      return params.passcode === GOOD_PASSCODE
+      return params.passcode === GOOD_PASSCODE || (s !== undefined && (EXTRA_PASSCODES[s] ?? []).includes(params.passcode))
         ? { status: 200, body: ok({ result: 'allow', status: 'allow', status_msg: 'Success. Logging you in...' }) }
         : { status: 200, body: ok({ result: 'deny', status: 'deny', status_msg: 'Incorrect passcode. Please try again.' }) };
     }

@@ -2,7 +2,7 @@
 // RFC 6238 appendix B and RFC 4226 appendix D known answers (S15), window edges, code shapes (S17).
 
 import { describe, expect, it } from 'vitest';
-import { TOTP_DEFAULTS, type TotpOptions } from '../../dist/core/model.js';
+import { TOTP_DEFAULTS, type TotpOptions } from '../../dist/providers/totp/options.js';
 import { totpProvider } from '../../dist/providers/totp/totp.js';
 
 /** RFC 4648 base32 of ASCII text: the RFC seeds as an authenticator app would hold them. */

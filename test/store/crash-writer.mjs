@@ -25,25 +25,26 @@ const config = (i, v) => ({
   Type: 'duo',
   Name: `c-${round}-${i}`,
   Options: { IntegrationKey: 'DIXXXXXXXXXXXXXXXXXX', SecretKey: secretOf(i, v), Host: 'api-12345678.duosecurity.com' },
+  secretKeys: ['SecretKey'],
 });
 const versions = [];
 
 for (let i = 0; ; i++) {
   const at = new Date().toISOString();
-  store.write(() => {
-    store.insertConfig(config(i, 0), at);
-    const p = store.insertPrincipal('user', `u-${round}-${i}`, `cred-${round}-${i}`, at);
-    store.assign(p.id, `c-${round}-${i}`, `duo-${round}-${i}`, at);
-    store.audit({ at, principal: `principal/internal/user/u-${round}-${i}`, action: 'crash.add', outcome: 'ok', detail: '' });
+  await store.write(async (tx) => {
+    await tx.insertConfig(config(i, 0), at);
+    const p = await tx.insertPrincipal('user', `u-${round}-${i}`, `cred-${round}-${i}`, at);
+    await tx.assign(p.id, `c-${round}-${i}`, `duo-${round}-${i}`, at);
+    await tx.audit({ at, principal: `principal/internal/user/u-${round}-${i}`, action: 'crash.add', outcome: 'ok', detail: '' });
   });
   versions.push(0);
   process.stdout.write(`add ${round} ${i}\n`);
   if (i % 3 === 2) {
     const j = Math.floor(Math.random() * (i + 1));
     const v = versions[j] + 1;
-    store.write(() => {
-      const existing = store.getConfig(`c-${round}-${j}`);
-      store.updateConfig(existing.Name, config(j, v), new Date().toISOString());
+    await store.write(async (tx) => {
+      const existing = await tx.getConfig(`c-${round}-${j}`);
+      await tx.updateConfig(existing.Name, config(j, v), new Date().toISOString());
     });
     versions[j] = v;
     process.stdout.write(`update ${round} ${j} ${v}\n`);

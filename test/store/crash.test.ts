@@ -142,7 +142,7 @@ describe('S2: SIGKILL at random moments', () => {
       if (existsSync(keyPath(home))) {
         const s = sqlite.openSqliteStore({ home, masterKey: {} });
         try {
-          for (const c of s.store.listConfigs()) {
+          for (const c of await s.store.listConfigs()) {
             if (c.Type !== 'duo') continue; // the built-in totp configuration has no secret
             const v = reportedVersions.get(c.Name) ?? 0;
             expect([`sk-${c.Name.slice(2)}-v${v}-${'s'.repeat(24)}`, `sk-${c.Name.slice(2)}-v${v + 1}-${'s'.repeat(24)}`]).toContain(c.Options.SecretKey);

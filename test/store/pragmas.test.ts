@@ -17,7 +17,7 @@ function openStore(home = tempHome()) {
   return { ...s, home };
 }
 
-const config = (name: string) => ({ Type: 'duo' as const, Name: name, Options: { IntegrationKey: 'DIXXXXXXXXXXXXXXXXXX', SecretKey: 'k'.repeat(40), Host: 'api-1.duosecurity.com' } });
+const config = (name: string) => ({ Type: 'duo' as const, Name: name, Options: { IntegrationKey: 'DIXXXXXXXXXXXXXXXXXX', SecretKey: 'k'.repeat(40), Host: 'api-1.duosecurity.com' }, secretKeys: ['SecretKey'] });
 const at = '2025-01-01T00:00:00.000Z';
 
 describe('S1: connection settings of an opened store', () => {
@@ -61,12 +61,12 @@ describe('S1: connection settings of an opened store', () => {
 });
 
 describe('S1: store.write runs in BEGIN IMMEDIATE', () => {
-  it('holds the write lock from the start of the transaction, before any statement writes', () => {
+  it('holds the write lock from the start of the transaction, before any statement writes', async () => {
     const { store, db, home } = openStore();
     const other = new Database(dbPath(home), { timeout: 0 });
     try {
       let seenInside: unknown;
-      store.write(() => {
+      await store.write(async (tx) => {
         expect(db.inTransaction).toBe(true);
         // Nothing written yet. A deferred transaction would hold no lock here and the other connection
         // would get the write lock; an immediate one already holds it.
@@ -77,7 +77,7 @@ describe('S1: store.write runs in BEGIN IMMEDIATE', () => {
         } catch (e) {
           seenInside = (e as { code?: string }).code;
         }
-        store.insertConfig(config('Inside'), at);
+        await tx.insertConfig(config('Inside'), at);
       });
       expect(seenInside).toBe('SQLITE_BUSY');
       // Control: the probe does tell the two apart (a deferred transaction holds no lock before writing).
@@ -96,17 +96,17 @@ describe('S1: store.write runs in BEGIN IMMEDIATE', () => {
     }
   });
 
-  it('is all or nothing: an error inside the transaction leaves no trace', () => {
+  it('is all or nothing: an error inside the transaction leaves no trace', async () => {
     const { store } = openStore();
-    expect(() =>
-      store.write(() => {
-        store.insertConfig(config('Half'), at);
-        const p = store.insertPrincipal('user', 'half', null, at);
-        store.assign(p.id, 'Half', 'duo-half', at);
+    await expect(
+      store.write(async (tx) => {
+        await tx.insertConfig(config('Half'), at);
+        const p = await tx.insertPrincipal('user', 'half', null, at);
+        await tx.assign(p.id, 'Half', 'duo-half', at);
         throw new Error('boom');
       }),
-    ).toThrow('boom');
-    expect(store.listConfigs().map((c) => c.Name)).toEqual(['totp']); // only the built-in
-    expect(store.listPrincipals('user')).toEqual([]);
+    ).rejects.toThrow('boom');
+    expect((await store.listConfigs()).map((c) => c.Name)).toEqual(['totp']); // only the built-in
+    expect(await store.listPrincipals('user')).toEqual([]);
   });
 });

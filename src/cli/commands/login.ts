@@ -1,9 +1,8 @@
 // ssrun login / logout: password or API key first, then the second factor; exit 0 only when allowed.
 
 import { SsrunError } from '../../core/errors.js';
-import type { Factor } from '../../core/model.js';
-import type { DuoMethod } from '../../core/ports.js';
-import { parseMfaMethod } from '../../core/validate.js';
+import type { CodePrompt, FactorPrompt } from '../../core/factor.js';
+import { checkMfaShape, normalizeRecoveryCode } from '../../core/validate.js';
 import { canPrompt, io, resolveTarget, service, type GlobalOptions } from '../context.js';
 import { obtainSecret } from '../input.js';
 import { printJson } from '../render.js';
@@ -20,26 +19,16 @@ export interface LoginOptions extends GlobalOptions {
   timeout?: string;
 }
 
-/** Like pam_duo: on a terminal with no -m, offer the factors the user's devices support. */
-async function chooseFactor(available: Factor[]): Promise<DuoMethod> {
+/**
+ * On a terminal with no -m, the provider's question: a menu of factors (like pam_duo) or a code. The answer
+ * is read like -m, so a recovery code works here too.
+ */
+async function chooseFactor(prompt: FactorPrompt): Promise<string> {
   const { select, input } = await import('@inquirer/prompts');
-  if (available.length === 0) {
-    // TOTP: the only factor is the code from the authenticator app.
-    const code = await input({ message: 'Authenticator code:', validate: (v) => /^[0-9]{6,10}$/.test(v) || 'a code has 6 or 8 digits' });
-    return { kind: 'passcode', passcode: code };
-  }
-  const choice = await select<'passcode' | Factor>({
-    message: 'Second factor',
-    choices: [
-      { name: 'Duo Push to your device', value: 'push' as const, disabled: !available.includes('push') },
-      { name: 'Passcode', value: 'passcode' as const },
-      { name: 'Phone call', value: 'phone' as const, disabled: !available.includes('phone') },
-      { name: 'SMS passcodes', value: 'sms' as const, disabled: !available.includes('sms') },
-    ],
-  });
-  if (choice !== 'passcode') return { kind: 'factor', factor: choice };
-  const code = await input({ message: 'Passcode:', validate: (v) => /^[0-9]{6,10}$/.test(v.trim()) || 'a passcode has 6–10 digits' });
-  return { kind: 'passcode', passcode: code.trim() };
+  const askCode = (c: CodePrompt) => input({ message: c.message, validate: (v) => new RegExp(c.pattern).test(v) || normalizeRecoveryCode(v) !== undefined || c.hint });
+  if (prompt.kind === 'code') return askCode(prompt.code);
+  const choice = await select<string>({ message: prompt.message, choices: prompt.choices.map((c) => ({ name: c.name, value: c.value, disabled: c.disabled ?? false })) });
+  return choice === prompt.codeChoice ? askCode(prompt.code) : choice;
 }
 
 function parseTimeout(value: string | undefined): number {
@@ -50,7 +39,12 @@ function parseTimeout(value: string | undefined): number {
 
 export async function login(opts: LoginOptions): Promise<void> {
   if ((opts.user === undefined) === (opts.application === undefined)) throw new SsrunError('USAGE', 'login: pass either -u USER or -a APPLICATION');
-  const method = opts.mfa !== undefined ? parseMfaMethod(opts.mfa) : undefined;
+  if (opts.mfa !== undefined) {
+    // The shape any provider could read, before the password is asked for (the service checks it again).
+    const { defaultFactors } = await import('../../providers/registry.js');
+    const all = defaultFactors().all();
+    checkMfaShape(opts.mfa, (raw) => all.some((f) => f.accepts(raw)), all.map((f) => f.methodHelp));
+  }
   const timeoutMs = parseTimeout(opts.timeout);
   const isUser = opts.user !== undefined;
   const secret = isUser
@@ -67,8 +61,8 @@ export async function login(opts: LoginOptions): Promise<void> {
       type: isUser ? 'user' : 'application',
       name: (isUser ? opts.user : opts.application)!,
       secret,
-      method,
-      chooseFactor: method === undefined && canPrompt() ? chooseFactor : undefined,
+      mfa: opts.mfa,
+      chooseFactor: opts.mfa === undefined && canPrompt() ? chooseFactor : undefined,
       onProgress: (e) => io.notice(e.message),
       signal: abort.signal,
       timeoutMs,

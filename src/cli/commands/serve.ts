@@ -88,7 +88,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   printJson({ Listening: url, Store: opened.path });
   io.notice(`serving ${url}/secretssafe/api/v1 for the store in ${home}; SIGTERM or Ctrl-C stops`);
-  if (!deps.store.getPrincipal('user', 'root')?.credential) {
+  if (!(await deps.store.getPrincipal('user', 'root'))?.credential) {
     io.notice('root has no password yet: run `ssrun init` now, from this machine (the server accepts it only from a loopback address)');
   }
   await stopped;

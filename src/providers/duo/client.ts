@@ -5,9 +5,8 @@
 import { Agent, request as httpsRequest } from 'node:https';
 import { createRequire } from 'node:module';
 import { SsrunError, type ErrorCode } from '../../core/errors.js';
-import type { DuoOptions, Factor, MfaMethod } from '../../core/model.js';
-import type { DuoRequestContext, MfaProviderApi, ProviderOutcome } from '../../core/ports.js';
 import { sanitizeLine } from '../../core/validate.js';
+import type { DuoAuthApi, DuoMethod, DuoOptions, DuoRequestContext, Factor, ProviderOutcome } from './types.js';
 
 const require = createRequire(import.meta.url);
 
@@ -62,7 +61,7 @@ interface RawAnswer {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-export function createDuoProvider(deps: DuoClientDeps = {}): MfaProviderApi {
+export function createDuoProvider(deps: DuoClientDeps = {}): DuoAuthApi {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? defaultSleep;
   const requestTimeoutMs = deps.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
@@ -264,7 +263,7 @@ export function createDuoProvider(deps: DuoClientDeps = {}): MfaProviderApi {
             fail('PROVIDER_UNAVAILABLE', opts.Host, `Duo's preauth answered an unknown result ${JSON.stringify(sanitizeLine(String(pre.result), 40))}`);
         }
 
-        let method: MfaMethod | undefined = ctx.method;
+        let method: DuoMethod | undefined = ctx.method;
         if (!method) {
           if (!ctx.chooseFactor) throw new SsrunError('MFA_REQUIRED', 'MFA required: pass -m with a passcode or one of push, phone, sms, auto');
           method = await ctx.chooseFactor(capabilities(pre));

@@ -2,8 +2,19 @@
 // it commits the matched time step in the store, once.
 
 import { generateSecret, generateURI, verify } from 'otplib';
-import type { TotpOptions } from '../../core/model.js';
-import type { TotpApi } from '../../core/ports.js';
+import type { TotpOptions } from './options.js';
+
+export { TOTP_DEFAULTS, type TotpOptions } from './options.js';
+
+/** RFC 6238 time-based one-time passwords. */
+export interface TotpApi {
+  /** A fresh secret of 160 bits, base32. */
+  generateSecret(): Promise<string>;
+  /** The otpauth:// URI an authenticator app scans. */
+  uri(args: { secret: string; issuer: string; label: string; options: TotpOptions }): Promise<string>;
+  /** Whether the code matches within ±Skew steps of `at`; the matched time step when it does. */
+  verify(args: { secret: string; code: string; options: TotpOptions; at: Date }): Promise<{ valid: true; timeStep: number } | { valid: false }>;
+}
 
 const algorithm = (a: TotpOptions['Algorithm']) => a.toLowerCase() as 'sha1' | 'sha256' | 'sha512';
 

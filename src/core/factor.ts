@@ -1,0 +1,166 @@
+// The factor port: what every second-factor type (src/providers/<type>/) implements, so that configs, login,
+// enrolment, `mfa get` and policies never name a type. Verification returns an outcome (a wrong code is a
+// result, not an exception); transport and protocol failures throw PROVIDER_* errors and fail closed.
+
+import { SsrunError, type ErrorCode } from './errors.js';
+import type { MfaMethod, PrincipalType } from './model.js';
+import type { FactorState, ProgressEvent } from './ports.js';
+import { shown } from './validate.js';
+
+/** The one answer for a wrong user name, password or code (S11): nothing tells which was wrong. */
+export const DENIED_MESSAGE = 'authentication denied: wrong user name, password or passcode';
+
+/** A method as a provider reads it: a passcode or a named factor (recovery codes are the core's). */
+export type ProviderMethod = Exclude<MfaMethod, { kind: 'recovery' }>;
+
+/**
+ * How a terminal asks for the second factor when `-m` is not given. The answer is read like `-m` (so a
+ * recovery code works there too).
+ */
+export type FactorPrompt =
+  | { kind: 'code'; code: CodePrompt }
+  | {
+      kind: 'menu';
+      message: string;
+      /** value: what `-m` would say (`push`), or codeChoice: then ask for a code. */
+      choices: { value: string; name: string; disabled?: boolean }[];
+      codeChoice: string;
+      code: CodePrompt;
+    };
+
+/** A question for a code: a valid answer matches `pattern` (or is a recovery code); `hint` says what is expected. */
+export interface CodePrompt {
+  message: string;
+  pattern: string;
+  hint: string;
+}
+
+export interface FactorSubject {
+  type: PrincipalType;
+  name: string;
+  path: string;
+}
+
+export interface EnrolRequest {
+  options: Record<string, unknown>;
+  configName: string;
+  principal: FactorSubject;
+  /** `-m` of assign-principal: the principal's identity at the provider, or a secret to import. */
+  identity: string | undefined;
+}
+
+export interface Enrolment {
+  providerUserId: string;
+  /** Sealed at rest with the assignment (a TOTP seed); never shown again. */
+  secret: string | null;
+  pending: boolean;
+  /** Shown this once in the answer (a generated secret, its URI). */
+  shown?: Record<string, string>;
+  /** For the audit trail (never a secret). */
+  detail: string;
+}
+
+export interface VerifyRequest {
+  options: Record<string, unknown>;
+  configName: string;
+  principal: FactorSubject;
+  assignment: { providerUserId: string; pending: boolean };
+  /** The assignment's provider state (its secret opened), read just before. */
+  state: FactorState | undefined;
+  method: ProviderMethod | undefined;
+  /** Asks on a terminal (absent: not interactive). A recovery code typed there comes back as one. */
+  choose?: (prompt: FactorPrompt) => Promise<MfaMethod>;
+  now: Date;
+  /** Absolute deadline (ms since epoch, by the clock) for the whole exchange. */
+  deadline: number;
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** A refusal: the error the user sees, the reason the audit records, and whether it was a guess. */
+export interface FactorDenial {
+  code: ErrorCode;
+  message: string;
+  reason: string;
+  /** Counted toward the lockout (wrong codes, refusals, unanswered pushes); false for enrolment or policy. */
+  counted: boolean;
+  /** Safe structured detail for the error (never a secret). */
+  detail?: Record<string, unknown>;
+}
+
+export type FactorOutcome =
+  | {
+      result: 'allow';
+      factor: string;
+      /** For the audit trail. */
+      detail: string;
+      /** Advances the assignment's counter (compare-and-set): a value not above the stored one is `replay`. */
+      counter?: { value: number; replay: FactorDenial };
+    }
+  | ({ result: 'deny' } & FactorDenial)
+  /** The user typed a recovery code at the provider's prompt: the core takes it from here. */
+  | { result: 'recovery'; code: string };
+
+export interface FactorProvider {
+  /** The configuration `Type` it serves. */
+  readonly type: string;
+  /** Origin-bound (security keys): what a `phishing-resistant` policy admits. */
+  readonly phishingResistant: boolean;
+  /** Needs an interactive ceremony (a browser) to verify. */
+  readonly ceremony: boolean;
+  /** Option keys that are secrets: sealed at rest, redacted in output. */
+  readonly secretOptions: readonly string[];
+  /** A configuration every store starts with, added once (deleting it is then for good). */
+  readonly builtin?: { Name: string; Options: Record<string, unknown> };
+  /** Whether `mfa verify` may confirm a pending enrolment with a code. */
+  readonly confirmsWithCode: boolean;
+  /** What `-m` may be for this type, for messages and help. */
+  readonly methodHelp: string;
+
+  /** Validates Options of a configuration document (fields named `Options.X`); throws INVALID_CONFIG. */
+  parseOptions(raw: unknown): Record<string, unknown>;
+  /** Stored Options read back (defaults for keys added since). */
+  loadOptions(stored: Record<string, unknown>): Record<string, unknown>;
+  /** Options as `mfa get` shows them: secrets redacted unless asked for. */
+  view(options: Record<string, unknown>, showSecrets: boolean): Record<string, string | number>;
+  /** Options of an update, given the stored ones (the redacted placeholder keeps a stored secret). */
+  merge(next: Record<string, unknown>, existing: Record<string, unknown>): Record<string, unknown>;
+
+  /** Whether this type could read `raw` at all (the shape check before any attempt is counted). */
+  accepts(raw: string): boolean;
+  /** `-m` for a principal of this type (never a recovery code: those are checked first); throws INVALID_METHOD. */
+  parseMethod(raw: string, ctx: { path: string; configName: string }): ProviderMethod;
+  /** What login says when MFA is required and no `-m` was given, and how a terminal asks. */
+  required(ctx: { path: string; configName: string; options: Record<string, unknown> }): { message: string; prompt: FactorPrompt };
+
+  /** A principal's enrolment: checks or makes its identity and secret (outside any transaction). */
+  enrol(req: EnrolRequest): Promise<Enrolment>;
+  verify(req: VerifyRequest): Promise<FactorOutcome>;
+}
+
+export interface FactorRegistry {
+  get(type: string): FactorProvider | undefined;
+  /** The provider of a stored configuration; a type this ssrun does not know fails closed. */
+  require(type: string): FactorProvider;
+  types(): string[];
+  all(): readonly FactorProvider[];
+}
+
+export function createRegistry(providers: readonly FactorProvider[]): FactorRegistry {
+  const byType = new Map(providers.map((p) => [p.type, p] as const));
+  return {
+    get: (type) => byType.get(type.toLowerCase()),
+    require(type) {
+      const p = byType.get(type.toLowerCase());
+      if (!p) throw new SsrunError('PROVIDER_MISCONFIGURED', `MFA configuration type ${shown(type)} is not known to this ssrun (known: ${[...byType.keys()].join(', ')})`);
+      return p;
+    },
+    types: () => [...byType.keys()],
+    all: () => providers,
+  };
+}
+
+/** The providers' built-in configurations, as a store adds them once each (under `builtin_<type>`). */
+export function builtinConfigs(factors: FactorRegistry) {
+  return factors.all().flatMap((f) => (f.builtin ? [{ key: `builtin_${f.type}`, config: { Type: f.type, ...f.builtin, secretKeys: f.secretOptions } }] : []));
+}
