@@ -46,6 +46,15 @@ function buildProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(`ssrun: ${text.trimEnd().replace(/\s*\n\s*/g, ' ')}\n`) })
     .exitOverride();
 
+  mfaCommands(program);
+  groupCommands(program);
+  principalCommands(program);
+  sessionCommands(program);
+  return program;
+}
+
+/** ssrun mfa … (configurations, assignment, recovery codes, policies). */
+function mfaCommands(program: Command): void {
   const m = program.command('mfa').description('MFA provider configurations and their principals');
   m.command('get')
     .description('print MFA configurations (a JSON array sorted by Name; secrets redacted)')
@@ -125,7 +134,10 @@ function buildProgram(): Command {
     .description("restart a principal's enrolment window")
     .requiredOption('-p, --principal <path>', 'the principal')
     .action(run(async () => (await policies()).policyResetDeadline));
+}
 
+/** ssrun group … */
+function groupCommands(program: Command): void {
   const g = program.command('group').description('groups of principals (principal/internal/group/NAME), for policies');
   g.command('create').description('create a group').requiredOption('-n, --name <name>', 'the group name').action(run(async () => (await policies()).groupCreate));
   g.command('get')
@@ -145,7 +157,10 @@ function buildProgram(): Command {
     .requiredOption('-n, --name <name>', 'the group name')
     .requiredOption('-p, --principal <path>', 'the member')
     .action(run(async () => (await policies()).groupRemoveMember));
+}
 
+/** ssrun user … and ssrun application … */
+function principalCommands(program: Command): void {
   const u = program.command('user').description('users (principal/internal/user/NAME)');
   u.command('create')
     .description('create a user; prompts for the password on a terminal')
@@ -185,7 +200,10 @@ function buildProgram(): Command {
     .description('delete an application and its MFA assignment')
     .requiredOption('-n, --name <name>', 'the application name')
     .action(run(async () => (await principals()).applicationDelete));
+}
 
+/** login, logout, whoami, contexts, authorizations, audit, init, serve. */
+function sessionCommands(program: Command): void {
   program
     .command('login')
     .description('log in with a password (or API key) and, when assigned, a second factor; exit 0 only when allowed')
@@ -195,7 +213,7 @@ function buildProgram(): Command {
     .option('--password-stdin', 'read the password from stdin')
     .option('-k, --api-key <key>', "the application's API key (visible to other processes: prefer --api-key-stdin)")
     .option('--api-key-stdin', 'read the API key from stdin')
-    .option('-m, --mfa <method>', 'a passcode (6–10 digits: Duo or TOTP), a recovery code, or push, phone, sms, auto')
+    .option('-m, --mfa <method>', "read by the user's provider, exactly as typed: duo: a passcode (1–64 letters and digits, e.g. 77552) or push, phone, sms, auto; totp: the app's code; any: a recovery code (xxxx-xxxx-xxxx)")
     .option('--timeout <seconds>', 'how long to wait for the second factor', '60')
     .action(run(async () => (await loginCmd()).login));
   program
@@ -277,7 +295,6 @@ function buildProgram(): Command {
     .description('set the root password (the store itself is made on first use)')
     .option('--password-stdin', 'read the root password from stdin')
     .action(run(async () => (await principals()).init));
-  return program;
 }
 
 function report(e: unknown): number {

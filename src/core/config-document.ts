@@ -10,7 +10,7 @@ const TOP_KEYS = ['Type', 'Name', 'Options'] as const;
 /** Parses an MFA configuration document (already JSON-decoded). Name may be absent for updates. */
 export function parseConfigDocument(raw: unknown, factors: FactorRegistry): Omit<MfaConfig, 'Name'> & { Name: string | undefined } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    fail('INVALID_CONFIG', `expected a JSON object such as {"Type":"duo","Name":…,"Options":{…}}, received ${typeName(raw)}`);
+    fail('INVALID_CONFIG', `expected a JSON object such as {"Type":${JSON.stringify(factors.types()[0] ?? '…')},"Name":…,"Options":{…}}, received ${typeName(raw)}`);
   }
   const keys = pickKeys(raw as Record<string, unknown>, TOP_KEYS, '');
   const typeRaw = requireString(keys.get('Type'), 'Type', { max: 40 });

@@ -56,160 +56,172 @@ interface Step {
   enrollment?: EnrollmentNotice;
 }
 
+interface Ctx {
+  kit: Kit;
+  attempts: Attempts;
+  checks: PolicyChecks;
+  verification: Verification;
+  recovery: Recovery;
+}
+
 const isUsage = (e: unknown): e is SsrunError => e instanceof SsrunError && ERROR_CODES[e.code] === 'INVALID_INPUT';
 
-export function loginOf(kit: Kit, attempts: Attempts, checks: PolicyChecks, verification: Verification, recovery: Recovery) {
-  const { store, factors, crypto, clock } = kit;
-  const accepts = (raw: string) => factors.all().some((f) => f.accepts(raw));
-  const helps = () => factors.all().map((f) => f.methodHelp);
 
-  async function credentials(req: LoginRequest, path: string, attempt: Attempt | undefined): Promise<Principal> {
-    const principal = attempt?.principal;
-    const ok =
-      req.type === 'user'
-        ? await crypto.verifyPassword(req.secret, principal?.credential ?? null)
-        : crypto.equalDigests(crypto.digestToken(req.secret), principal?.credential ?? crypto.digestToken('\0no-such-application'));
-    if (principal && attempt && ok) return principal;
-    if (attempt) await attempt.settle('failure', (tx) => kit.audit(tx, path, 'login', 'denied', 'wrong credentials'));
-    else await store.write((tx) => kit.audit(tx, path, 'login', 'denied', 'unknown principal'));
-    throw new SsrunError('AUTH_DENIED', DENIED_MESSAGE);
-  }
+async function credentials({ kit }: Ctx, req: LoginRequest, path: string, attempt: Attempt | undefined): Promise<Principal> {
+  const { crypto, store } = kit;
+  const principal = attempt?.principal;
+  const ok =
+    req.type === 'user'
+      ? await crypto.verifyPassword(req.secret, principal?.credential ?? null)
+      : crypto.equalDigests(crypto.digestToken(req.secret), principal?.credential ?? crypto.digestToken('\0no-such-application'));
+  if (principal && attempt && ok) return principal;
+  if (attempt) await attempt.settle('failure', (tx) => kit.audit(tx, path, 'login', 'denied', 'wrong credentials'));
+  else await store.write((tx) => kit.audit(tx, path, 'login', 'denied', 'unknown principal'));
+  throw new SsrunError('AUTH_DENIED', DENIED_MESSAGE);
+}
 
-  /** Policies: the enrolment deadline for principals without a factor, the allowed factors for the others. */
-  async function policies(p: Principal, path: string, deny: (d: FactorDenial) => Promise<never>): Promise<EnrollmentNotice | undefined> {
-    const pol = await checks.policyFor(store, p);
-    if (!pol) return undefined;
-    const a = p.assignment;
-    if (a) {
-      if (!checks.allowsFactor(pol.factors.value, { name: a.configName, type: a.configType })) {
-        const from = pol.factors.from;
-        await deny({
-          code: 'MFA_FACTOR_NOT_ALLOWED',
-          message: `login denied: ${path} uses ${shown(a.configName)} (${a.configType}), which policy ${from.join(' and ')} does not allow (allowed: ${describeFactors(pol.factors.value)}); ask an administrator to assign an allowed factor`,
-          reason: `${a.configName} not allowed by ${from.join(', ')}`,
-          counted: false,
-        });
-      }
-      return undefined;
-    }
-    const deadline = await checks.enrollmentDeadline(p, pol);
-    const policyName = pol.enrollWithinDays.from[0]!;
-    if (clock.now().getTime() >= deadline.getTime()) {
+/** Policies: the enrolment deadline for principals without a factor, the allowed factors for the others. */
+async function policies({ kit, checks }: Ctx, p: Principal, path: string, deny: (d: FactorDenial) => Promise<never>): Promise<EnrollmentNotice | undefined> {
+  const { store, clock } = kit;
+  const pol = await checks.policyFor(store, p);
+  if (!pol) return undefined;
+  const a = p.assignment;
+  if (a) {
+    if (!checks.allowsFactor(pol.factors.value, { name: a.configName, type: a.configType })) {
+      const from = pol.factors.from;
       await deny({
-        code: 'MFA_ENROLLMENT_REQUIRED',
-        message: `login denied: policy ${policyName} requires MFA for ${path} since ${deadline.toISOString()}; ask an administrator to enrol you (ssrun mfa assign-principal -p ${path} -c CONFIG) or to reset your deadline`,
-        reason: `enrolment deadline ${deadline.toISOString()} passed (policy ${policyName})`,
+        code: 'MFA_FACTOR_NOT_ALLOWED',
+        message: `login denied: ${path} uses ${shown(a.configName)} (${a.configType}), which policy ${from.join(' and ')} does not allow (allowed: ${describeFactors(pol.factors.value)}); ask an administrator to assign an allowed factor`,
+        reason: `${a.configName} not allowed by ${from.join(', ')}`,
         counted: false,
       });
     }
-    return {
-      Policy: policyName,
-      DaysLeft: Math.ceil((deadline.getTime() - clock.now().getTime()) / DAY_MS),
-      Deadline: deadline.toISOString(),
-      How: `ssrun mfa assign-principal -p ${path} -c CONFIG (an administrator), then log in with -m`,
-    };
+    return undefined;
   }
-
-  async function useRecovery(p: Principal, code: string, deny: (d: FactorDenial) => Promise<never>): Promise<Step> {
-    const r = await recovery.redeem(p, code);
-    if (!('left' in r)) return deny(r);
-    return { factor: 'recovery-code', detail: `recovery-code (${r.left} left)`, commit: r.commit, recoveryLeft: r.left };
+  const deadline = await checks.enrollmentDeadline(p, pol);
+  const policyName = pol.enrollWithinDays.from[0]!;
+  if (clock.now().getTime() >= deadline.getTime()) {
+    await deny({
+      code: 'MFA_ENROLLMENT_REQUIRED',
+      message: `login denied: policy ${policyName} requires MFA for ${path} since ${deadline.toISOString()}; ask an administrator to enrol you (ssrun mfa assign-principal -p ${path} -c CONFIG) or to reset your deadline`,
+      reason: `enrolment deadline ${deadline.toISOString()} passed (policy ${policyName})`,
+      counted: false,
+    });
   }
+  return {
+    Policy: policyName,
+    DaysLeft: Math.ceil((deadline.getTime() - clock.now().getTime()) / DAY_MS),
+    Deadline: deadline.toISOString(),
+    How: `ssrun mfa assign-principal -p ${path} -c CONFIG (an administrator), then log in with -m`,
+  };
+}
 
-  /** The assigned provider's check (or none); denials settle the attempt and throw. */
-  async function secondFactor(req: LoginRequest, path: string, p: Principal, attempt: Attempt, timeoutMs: number): Promise<Step> {
-    const deny = async (d: FactorDenial): Promise<never> => {
-      await attempt.settle(d.counted ? 'failure' : 'not-a-guess', (tx) => kit.audit(tx, path, 'login', 'denied', d.reason));
-      throw new SsrunError(d.code, d.message, d.detail);
-    };
-    // A configuration that cannot be read (SECRET_UNDECRYPTABLE…) or answered fails closed, audited, not counted.
-    const failing = async (e: unknown): Promise<never> => {
-      const code = e instanceof SsrunError ? e.code : 'INTERNAL';
-      await attempt.settle('not-a-guess', (tx) => kit.audit(tx, path, 'login', 'error', `${code}${e instanceof Error ? `: ${e.message}` : ''}`));
-      throw e;
-    };
-    const base = req.type === 'user' ? 'password' : 'api-key';
-    const recoveryCode = req.mfa !== undefined ? normalizeRecoveryCode(req.mfa) : undefined;
-    // A recovery code is the way in whatever the policies say.
-    if (recoveryCode) return useRecovery(p, recoveryCode, deny);
-    const enrollment = await policies(p, path, deny);
-    const a = p.assignment;
-    if (!a) return { factor: base, detail: enrollment ? `${base}; not enrolled, enrolment deadline ${enrollment.Deadline} (policy ${enrollment.Policy})` : base, enrollment };
+async function useRecovery({ recovery }: Ctx, p: Principal, code: string, deny: (d: FactorDenial) => Promise<never>): Promise<Step> {
+  const r = await recovery.redeem(p, code);
+  if (!('left' in r)) return deny(r);
+  return { factor: 'recovery-code', detail: `recovery-code (${r.left} left)`, commit: r.commit, recoveryLeft: r.left };
+}
 
-    const config = await store.getConfig(a.configName).catch(failing);
-    if (!config) return deny({ code: 'PROVIDER_MISCONFIGURED', message: `MFA configuration ${shown(a.configName)} assigned to ${path} is missing; login denied`, reason: 'configuration missing', counted: false });
-    const provider = await Promise.resolve().then(() => factors.require(config.Type)).catch(failing);
-    const ctx = { path, configName: config.Name, options: provider.loadOptions(config.Options) };
-    if (req.mfa === undefined && !req.chooseFactor) {
-      const r = provider.required(ctx);
-      return deny({ code: 'MFA_REQUIRED', message: r.message, reason: 'MFA required, no factor given', counted: false, detail: { prompt: r.prompt } });
-    }
-    const read = (raw: string): MfaMethod => {
-      const code = normalizeRecoveryCode(raw);
-      return code ? { kind: 'recovery', code } : provider.parseMethod(raw, ctx);
-    };
-    const notAccepted = (e: SsrunError) => deny({ code: e.code, message: e.message, reason: `${config.Name}: -m not accepted`, counted: false });
-    let method: ProviderMethod | undefined;
-    if (req.mfa !== undefined) {
-      try {
-        method = provider.parseMethod(req.mfa, ctx);
-      } catch (e) {
-        return isUsage(e) ? notAccepted(e) : failing(e);
-      }
-    }
-    const choose = req.chooseFactor ? async (prompt: FactorPrompt) => read(await req.chooseFactor!(prompt)) : undefined;
-    let outcome;
+/** The assigned provider's check (or none); denials settle the attempt and throw. */
+async function secondFactor(c: Ctx, req: LoginRequest, path: string, p: Principal, attempt: Attempt, timeoutMs: number): Promise<Step> {
+  const { kit, verification } = c;
+  const { store, factors, clock } = kit;
+  const deny = async (d: FactorDenial): Promise<never> => {
+    await attempt.settle(d.counted ? 'failure' : 'not-a-guess', (tx) => kit.audit(tx, path, 'login', 'denied', d.reason));
+    throw new SsrunError(d.code, d.message, d.detail);
+  };
+  // A configuration that cannot be read (SECRET_UNDECRYPTABLE…) or answered fails closed, audited, not counted.
+  const failing = async (e: unknown): Promise<never> => {
+    const code = e instanceof SsrunError ? e.code : 'INTERNAL';
+    await attempt.settle('not-a-guess', (tx) => kit.audit(tx, path, 'login', 'error', `${code}${e instanceof Error ? `: ${e.message}` : ''}`));
+    throw e;
+  };
+  const base = req.type === 'user' ? 'password' : 'api-key';
+  const recoveryCode = req.mfa !== undefined ? normalizeRecoveryCode(req.mfa) : undefined;
+  // A recovery code is the way in whatever the policies say.
+  if (recoveryCode) return useRecovery(c, p, recoveryCode, deny);
+  const enrollment = await policies(c, p, path, deny);
+  const a = p.assignment;
+  if (!a) return { factor: base, detail: enrollment ? `${base}; not enrolled, enrolment deadline ${enrollment.Deadline} (policy ${enrollment.Policy})` : base, enrollment };
+
+  const config = await store.getConfig(a.configName).catch(failing);
+  if (!config) return deny({ code: 'PROVIDER_MISCONFIGURED', message: `MFA configuration ${shown(a.configName)} assigned to ${path} is missing; login denied`, reason: 'configuration missing', counted: false });
+  const provider = await Promise.resolve().then(() => factors.require(config.Type)).catch(failing);
+  const ctx = { path, configName: config.Name, options: provider.loadOptions(config.Options) };
+  if (req.mfa === undefined && !req.chooseFactor) {
+    const r = provider.required(ctx);
+    return deny({ code: 'MFA_REQUIRED', message: r.message, reason: 'MFA required, no factor given', counted: false, detail: { prompt: r.prompt } });
+  }
+  const read = (raw: string): MfaMethod => {
+    const code = normalizeRecoveryCode(raw);
+    return code ? { kind: 'recovery', code } : provider.parseMethod(raw, ctx);
+  };
+  const notAccepted = (e: SsrunError) => deny({ code: e.code, message: e.message, reason: `${config.Name}: -m not accepted`, counted: false });
+  let method: ProviderMethod | undefined;
+  if (req.mfa !== undefined) {
     try {
-      outcome = await verification.check({ principal: p, config, provider, method, choose, deadline: clock.now().getTime() + timeoutMs, signal: req.signal, onProgress: req.onProgress });
+      method = provider.parseMethod(req.mfa, ctx);
     } catch (e) {
       return isUsage(e) ? notAccepted(e) : failing(e);
     }
-    if (outcome.result === 'recovery') return useRecovery(p, outcome.code, deny);
-    if (outcome.result === 'deny') return deny(outcome);
-    const allowed = outcome;
-    return { factor: allowed.factor, detail: allowed.detail, commit: (tx) => verification.commit(tx, p, allowed) };
   }
-
-  /** The session, with whatever the factor asked to commit, in one transaction. */
-  async function finish(path: string, p: Principal, attempt: Attempt, step: Step): Promise<LoginResult> {
-    const token = crypto.randomToken();
-    const now = clock.now();
-    const expiresAt = new Date(now.getTime() + kit.sessionTtlMs).toISOString();
-    const verifiedMfa = step.factor !== 'password' && step.factor !== 'api-key';
-    const denial = await store.write(async (tx) => {
-      const d = step.commit ? await step.commit(tx) : undefined;
-      if (d) return d;
-      await attempt.settleIn(tx, 'success');
-      if (verifiedMfa) await tx.setLastMfa(p.id, now.toISOString());
-      await tx.insertSession({ tokenHash: crypto.digestToken(token), principalId: p.id, epoch: p.epoch, factor: step.factor, createdAt: now.toISOString(), expiresAt });
-      await kit.audit(tx, path, 'login', 'allowed', step.detail);
-      return undefined;
-    });
-    if (denial) {
-      await attempt.settle(denial.counted ? 'failure' : 'not-a-guess', (tx) => kit.audit(tx, path, 'login', 'denied', denial.reason));
-      throw new SsrunError(denial.code, denial.message);
-    }
-    return {
-      Principal: path,
-      Factor: step.factor,
-      ExpiresAt: expiresAt,
-      token,
-      ...(step.recoveryLeft !== undefined ? { RecoveryCodesLeft: step.recoveryLeft } : {}),
-      ...(step.enrollment ? { Enrollment: step.enrollment } : {}),
-    };
+  const choose = req.chooseFactor ? async (prompt: FactorPrompt) => read(await req.chooseFactor!(prompt)) : undefined;
+  let outcome;
+  try {
+    outcome = await verification.check({ principal: p, config, provider, method, choose, deadline: clock.now().getTime() + timeoutMs, signal: req.signal, onProgress: req.onProgress });
+  } catch (e) {
+    return isUsage(e) ? notAccepted(e) : failing(e);
   }
+  if (outcome.result === 'recovery') return useRecovery(c, p, outcome.code, deny);
+  if (outcome.result === 'deny') return deny(outcome);
+  const allowed = outcome;
+  return { factor: allowed.factor, detail: allowed.detail, commit: (tx) => verification.commit(tx, p, allowed) };
+}
 
+/** The session, with whatever the factor asked to commit, in one transaction. */
+async function finish({ kit }: Ctx, path: string, p: Principal, attempt: Attempt, step: Step): Promise<LoginResult> {
+  const { store, crypto, clock } = kit;
+  const token = crypto.randomToken();
+  const now = clock.now();
+  const expiresAt = new Date(now.getTime() + kit.sessionTtlMs).toISOString();
+  const verifiedMfa = step.factor !== 'password' && step.factor !== 'api-key';
+  const denial = await store.write(async (tx) => {
+    const d = step.commit ? await step.commit(tx) : undefined;
+    if (d) return d;
+    await attempt.settleIn(tx, 'success');
+    if (verifiedMfa) await tx.setLastMfa(p.id, now.toISOString());
+    await tx.insertSession({ tokenHash: crypto.digestToken(token), principalId: p.id, epoch: p.epoch, factor: step.factor, createdAt: now.toISOString(), expiresAt });
+    await kit.audit(tx, path, 'login', 'allowed', step.detail);
+    return undefined;
+  });
+  if (denial) {
+    await attempt.settle(denial.counted ? 'failure' : 'not-a-guess', (tx) => kit.audit(tx, path, 'login', 'denied', denial.reason));
+    throw new SsrunError(denial.code, denial.message);
+  }
+  return {
+    Principal: path,
+    Factor: step.factor,
+    ExpiresAt: expiresAt,
+    token,
+    ...(step.recoveryLeft !== undefined ? { RecoveryCodesLeft: step.recoveryLeft } : {}),
+    ...(step.enrollment ? { Enrollment: step.enrollment } : {}),
+  };
+}
+
+export function loginOf(kit: Kit, attempts: Attempts, checks: PolicyChecks, verification: Verification, recovery: Recovery) {
+  const c: Ctx = { kit, attempts, checks, verification, recovery };
+  const all = () => kit.factors.all();
   return async function login(req: LoginRequest): Promise<LoginResult> {
     const name = validatePrincipalName(req.name, req.type);
     const path = principalPath(req.type, name);
     if (req.type === 'user') validatePassword(req.secret);
     // The shape every provider could read, before anything is counted; which one reads it comes after the password.
-    if (req.mfa !== undefined) checkMfaShape(req.mfa, accepts, helps());
+    if (req.mfa !== undefined) checkMfaShape(req.mfa, (raw) => all().some((f) => f.accepts(raw)), all().map((f) => f.methodHelp));
     const timeoutMs = req.timeoutMs ?? DEFAULT_MFA_TIMEOUT_MS;
     const attempt = await attempts.begin((tx) => tx.getPrincipal(req.type, name), path, 'login', timeoutMs);
     try {
-      const principal = await credentials(req, path, attempt);
-      return await finish(path, principal, attempt!, await secondFactor(req, path, principal, attempt!, timeoutMs));
+      const principal = await credentials(c, req, path, attempt);
+      return await finish(c, path, principal, attempt!, await secondFactor(c, req, path, principal, attempt!, timeoutMs));
     } finally {
       if (attempt && !attempt.settled) await attempt.settle('not-a-guess');
     }

@@ -107,30 +107,7 @@ export function policyUseCases(kit: Kit, checks: PolicyChecks) {
       });
     },
 
-    /** Which rule applies to the principal, and why: each requirement with the policies that set it. */
-    async explainPolicy(principal: string) {
-      const ref = parsePrincipalPath(principal);
-      const p = await kit.requirePrincipal(store, ref.type, ref.name);
-      const groups = await store.groupsOf(p.id);
-      const all = covering(await store.listPolicies(), pathOf(p), groups);
-      const eff = effective(all);
-      const base = { Principal: pathOf(p), Groups: groups, Policies: all.map((x) => ({ Name: x.Name, Active: x.Active })) };
-      if (!eff) return { ...base, Enforced: false, Requirements: null };
-      const deadline = p.assignment ? null : await checks.enrollmentDeadline(p, eff);
-      const factorOk = p.assignment ? checks.allowsFactor(eff.factors.value, { name: p.assignment.configName, type: p.assignment.configType }) : null;
-      return {
-        ...base,
-        Enforced: true,
-        Requirements: {
-          Factors: { Value: describeFactors(eff.factors.value), From: eff.factors.from },
-          EnrollWithinDays: { Value: eff.enrollWithinDays.value, From: eff.enrollWithinDays.from },
-          ReverifyAfterHours: eff.reverifyAfterHours ? { Value: eff.reverifyAfterHours.value, From: eff.reverifyAfterHours.from } : null,
-        },
-        Status: p.assignment
-          ? { Factor: p.assignment.configName, Allowed: factorOk, LastVerifiedAt: p.lastMfaAt }
-          : { Factor: null, EnrollBy: deadline!.toISOString(), DeadlinePassed: kit.clock.now().getTime() >= deadline!.getTime() },
-      };
-    },
+    explainPolicy: (principal: string) => explainPolicy(kit, checks, principal),
 
     async resetDeadline(principal: string) {
       const ref = parsePrincipalPath(principal);
@@ -145,3 +122,28 @@ export function policyUseCases(kit: Kit, checks: PolicyChecks) {
   };
 }
 
+/** Which rule applies to the principal, and why: each requirement with the policies that set it. */
+export async function explainPolicy(kit: Kit, checks: PolicyChecks, principal: string) {
+  const { store } = kit;
+  const ref = parsePrincipalPath(principal);
+  const p = await kit.requirePrincipal(store, ref.type, ref.name);
+  const groups = await store.groupsOf(p.id);
+  const all = covering(await store.listPolicies(), pathOf(p), groups);
+  const eff = effective(all);
+  const base = { Principal: pathOf(p), Groups: groups, Policies: all.map((x) => ({ Name: x.Name, Active: x.Active })) };
+  if (!eff) return { ...base, Enforced: false, Requirements: null };
+  const deadline = p.assignment ? null : await checks.enrollmentDeadline(p, eff);
+  const factorOk = p.assignment ? checks.allowsFactor(eff.factors.value, { name: p.assignment.configName, type: p.assignment.configType }) : null;
+  return {
+    ...base,
+    Enforced: true,
+    Requirements: {
+      Factors: { Value: describeFactors(eff.factors.value), From: eff.factors.from },
+      EnrollWithinDays: { Value: eff.enrollWithinDays.value, From: eff.enrollWithinDays.from },
+      ReverifyAfterHours: eff.reverifyAfterHours ? { Value: eff.reverifyAfterHours.value, From: eff.reverifyAfterHours.from } : null,
+    },
+    Status: p.assignment
+      ? { Factor: p.assignment.configName, Allowed: factorOk, LastVerifiedAt: p.lastMfaAt }
+      : { Factor: null, EnrollBy: deadline!.toISOString(), DeadlinePassed: kit.clock.now().getTime() >= deadline!.getTime() },
+  };
+}

@@ -78,10 +78,12 @@ export function promptFrom(raw: unknown): FactorPrompt {
   return FALLBACK_PROMPT;
 }
 
-export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
+type Requester = (url: URL, options: RequestOptions, cb: (res: IncomingMessage) => void) => import('node:http').ClientRequest;
+
+/** One API call: JSON (or, for a login, NDJSON progress lines then the result) within a timeout and a size cap. */
+function caller(target: RemoteTarget) {
   const base = new URL(target.url);
   const isHttps = base.protocol === 'https:';
-  type Requester = (url: URL, options: RequestOptions, cb: (res: IncomingMessage) => void) => import('node:http').ClientRequest;
   let transport: { request: Requester } | undefined;
 
   async function call<T>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
@@ -173,7 +175,11 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
       req.end(payload);
     });
   }
+  return call;
+}
 
+export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
+  const call = caller(target);
   const enc = encodeURIComponent;
 
   async function login(req: LoginRequest): Promise<LoginResult> {

@@ -270,58 +270,64 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       url: `${API_BASE}${route.path}`,
       ...(route.body ? { schema: { body: route.body } } : {}),
 
-      handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        const r = req as Req;
-        let caller: Caller | undefined;
-        if (route.login) {
-          // Both login routes share one bucket per address (on top of the global limit).
-          const limit = await checkLogin(req);
-          if (!limit.isAllowed && limit.isExceeded) {
-            void reply.header('retry-after', String(limit.ttlInSeconds));
-            await serviceFor(req, undefined).noteRefusal('login', req.ip, 'login rate limit of this address');
-            throw new SsrunError('RATE_LIMITED', `too many requests from ${req.ip}; retry in ${limit.ttlInSeconds} s`);
-          }
-        }
-        if (route.guard !== 'none') {
-          try {
-            caller = await anonymous.authenticate(bearer(req));
-          } catch (e) {
-            // Token guessing and dead tokens leave a trace too (never the token itself).
-            if (e instanceof SsrunError) await serviceFor(req, undefined).noteRefusal(`${req.method} ${route.path}`, '-', e.code);
-            throw e;
-          }
-          if (route.guard !== 'token' && !caller.isRoot && (await route.guard.touchesRoot?.(r, serviceFor(req, caller)))) {
-            await serviceFor(req, caller).refuse(caller, 'only root may change root\'s password, MFA or recovery codes');
-          }
-          if (route.guard !== 'token' && !(route.guard.self?.(r, caller) ?? false)) {
-            const guard = serviceFor(req, caller);
-            await guard.authorize(caller, route.guard.op, route.guard.resource(r, caller));
-            const also = route.guard.also?.(r);
-            if (also) await guard.authorize(caller, also.op, also.resource);
-          }
-        }
-        const ssrun = serviceFor(req, caller);
-        void reply.header('cache-control', 'no-store');
-        if (route.login) return login(ssrun, route.login, r, reply, shutdown.signal);
-        const result = await route.handle(ssrun, r, caller);
-        return reply.code(route.status ?? 200).send(result);
-      },
+      handler: (req: FastifyRequest, reply: FastifyReply) => handle(route, req as Req, reply, { serviceFor, checkLogin, anonymous, shutdown: shutdown.signal }),
     });
   }
 
   // Expired sessions are cleaned up now and then (they are refused at once anyway).
   const sweep = setInterval(() => {
-    try {
-      void opts.deps.store.write((tx) => tx.deleteExpiredSessions(opts.deps.clock.now().toISOString())).catch(() => {
-        // a busy store: next time
-      });
-    } catch {
+    opts.deps.store.write((tx) => tx.deleteExpiredSessions(opts.deps.clock.now().toISOString())).catch(() => {
       // a busy store: next time
-    }
+    });
   }, 10 * 60_000);
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
   return app;
+}
+
+interface Handling {
+  serviceFor: (req: FastifyRequest, caller: Caller | undefined) => Ssrun;
+  checkLogin: (req: FastifyRequest) => Promise<{ isAllowed: true } | { isAllowed: false; isExceeded: boolean; ttlInSeconds: number }>;
+  anonymous: Ssrun;
+  shutdown: AbortSignal;
+}
+
+/** One request: the login rate limit, the bearer token, root's own things, the authorization rule, then the use case. */
+async function handle(route: Route, r: Req, reply: FastifyReply, { serviceFor, checkLogin, anonymous, shutdown }: Handling): Promise<unknown> {
+  const req = r as FastifyRequest;
+  let caller: Caller | undefined;
+  if (route.login) {
+    // Both login routes share one bucket per address (on top of the global limit).
+    const limit = await checkLogin(req);
+    if (!limit.isAllowed && limit.isExceeded) {
+      void reply.header('retry-after', String(limit.ttlInSeconds));
+      await serviceFor(req, undefined).noteRefusal('login', req.ip, 'login rate limit of this address');
+      throw new SsrunError('RATE_LIMITED', `too many requests from ${req.ip}; retry in ${limit.ttlInSeconds} s`);
+    }
+  }
+  if (route.guard !== 'none') {
+    try {
+      caller = await anonymous.authenticate(bearer(req));
+    } catch (e) {
+      // Token guessing and dead tokens leave a trace too (never the token itself).
+      if (e instanceof SsrunError) await serviceFor(req, undefined).noteRefusal(`${req.method} ${route.path}`, '-', e.code);
+      throw e;
+    }
+    if (route.guard !== 'token' && !caller.isRoot && (await route.guard.touchesRoot?.(r, serviceFor(req, caller)))) {
+      await serviceFor(req, caller).refuse(caller, "only root may change root's password, MFA or recovery codes");
+    }
+    if (route.guard !== 'token' && !(route.guard.self?.(r, caller) ?? false)) {
+      const guard = serviceFor(req, caller);
+      await guard.authorize(caller, route.guard.op, route.guard.resource(r, caller));
+      const also = route.guard.also?.(r);
+      if (also) await guard.authorize(caller, also.op, also.resource);
+    }
+  }
+  const ssrun = serviceFor(req, caller);
+  void reply.header('cache-control', 'no-store');
+  if (route.login) return login(ssrun, route.login, r, reply, shutdown);
+  const result = await route.handle(ssrun, r, caller);
+  return reply.code(route.status ?? 200).send(result);
 }
 
 /** POST connect/…: JSON in and out, or (Accept: application/x-ndjson) progress lines and then the result. */

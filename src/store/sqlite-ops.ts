@@ -9,7 +9,6 @@ import type { AuditEntry, Authorization, ConfigType, Effect, Group, Operation, P
 import { principalPath } from '../core/model.js';
 import type { ConfigRecord, StoreOps } from '../core/ports.js';
 import { open, seal } from './cipher.js';
-import { translateStoreError } from './errors.js';
 
 type Database = DatabaseConstructor.Database;
 
@@ -44,20 +43,16 @@ interface ConfigRow {
   updated_at: string;
 }
 
-/** The store's operations, synchronous (better-sqlite3); sqlite.ts serializes them and makes them async. */
-export function sqliteOps(db: Database, dataKey: Buffer, path: string): SyncOps {
+interface PolicyRow { id: string; name: string; factors: string; enroll_within_days: number; reverify_after_hours: number | null; active: number; created_at: string; updated_at: string }
+interface AuthzRow { type: PrincipalType; name: string; operation: Operation; effect: Effect; resource: string; created_at: string }
+
+/** Prepared statements (cached), row mappers and the sealing of secrets, shared by the groups of operations below. */
+function rows(db: Database, dataKey: Buffer) {
   const cache = new Map<string, DatabaseConstructor.Statement>();
   const stmt = (sql: string) => {
     let s = cache.get(sql);
     if (!s) cache.set(sql, (s = db.prepare(sql)));
     return s;
-  };
-  const guard = <T>(fn: () => T): T => {
-    try {
-      return fn();
-    } catch (e) {
-      throw translateStoreError(e, path);
-    }
   };
 
   const secretAad = (id: string) => `mfa_configs:${id}:secrets`;
@@ -83,7 +78,6 @@ export function sqliteOps(db: Database, dataKey: Buffer, path: string): SyncOps 
     return { id: row.id, Type: row.type, Name: row.name, Options: options, createdAt: row.created_at, updatedAt: row.updated_at };
   }
 
-  interface PolicyRow { id: string; name: string; factors: string; enroll_within_days: number; reverify_after_hours: number | null; active: number; created_at: string; updated_at: string }
   const toGroup = (r: { id: string; name: string; created_at: string }): Group => ({
     id: r.id,
     name: r.name,
@@ -136,67 +130,94 @@ export function sqliteOps(db: Database, dataKey: Buffer, path: string): SyncOps 
     stmt(`DELETE FROM sessions WHERE principal_id = ?`).run(principalId);
   };
 
-  interface AuthzRow { type: PrincipalType; name: string; operation: Operation; effect: Effect; resource: string; created_at: string }
   const toAuthz = (r: AuthzRow): Authorization => ({ Principal: principalPath(r.type, r.name), Operation: r.operation, Effect: r.effect, Resource: r.resource, CreatedAt: r.created_at });
   const AUTHZ_SELECT = `SELECT p.type, p.name, z.operation, z.effect, z.resource, z.created_at FROM authorizations z JOIN principals p ON p.id = z.principal_id`;
 
-  const ops: SyncOps = {
-    listConfigs: () => guard(() => (stmt(`SELECT * FROM mfa_configs ORDER BY name`).all() as ConfigRow[]).map(toConfig)),
-    getConfig: (name) => guard(() => {
+  return { stmt, dataKey, secretAad, factorSecretAad, splitOptions, toConfig, toGroup, toPolicy, PRINCIPAL_SELECT, toPrincipal, configId, raiseEpoch, toAuthz, AUTHZ_SELECT };
+}
+
+type Rows = ReturnType<typeof rows>;
+
+function configOps(r: Rows) {
+  const { stmt, splitOptions, toConfig, configId } = r;
+  return {
+    listConfigs: () => (stmt(`SELECT * FROM mfa_configs ORDER BY name`).all() as ConfigRow[]).map(toConfig),
+    getConfig: (name) => {
       const row = stmt(`SELECT * FROM mfa_configs WHERE name = ?`).get(name) as ConfigRow | undefined;
       return row ? toConfig(row) : undefined;
-    }),
-    findConfig: (name) => guard(() => {
+    },
+    findConfig: (name) => {
       const row = stmt(`SELECT name, type FROM mfa_configs WHERE name = ?`).get(name) as { name: string; type: ConfigType } | undefined;
       return row ? { Name: row.name, Type: row.type } : undefined;
-    }),
-    insertConfig: (config, at) => guard(() => {
+    },
+    insertConfig: (config, at) => {
       const id = randomUUID();
       const { options, secrets } = splitOptions(config, id);
       stmt(`INSERT INTO mfa_configs (id, name, type, options, secrets, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(id, config.Name, config.Type, options, secrets, at, at);
       return toConfig(stmt(`SELECT * FROM mfa_configs WHERE id = ?`).get(id) as ConfigRow);
-    }),
-    updateConfig: (name, config, at) => guard(() => {
+    },
+    updateConfig: (name, config, at) => {
       const id = configId(name);
       const { options, secrets } = splitOptions(config, id);
       stmt(`UPDATE mfa_configs SET options = ?, secrets = ?, updated_at = ? WHERE id = ?`).run(options, secrets, at, id);
       return toConfig(stmt(`SELECT * FROM mfa_configs WHERE id = ?`).get(id) as ConfigRow);
-    }),
-    deleteConfig: (name) => guard(() => void stmt(`DELETE FROM mfa_configs WHERE id = ?`).run(configId(name))),
-    principalsOfConfig: (name) => guard(() =>
+    },
+    deleteConfig: (name) => void stmt(`DELETE FROM mfa_configs WHERE id = ?`).run(configId(name)),
+    principalsOfConfig: (name) =>
       (stmt(`SELECT p.type, p.name, a.provider_user_id, a.assigned_at, a.pending FROM assignments a JOIN principals p ON p.id = a.principal_id
              JOIN mfa_configs c ON c.id = a.config_id WHERE c.name = ? ORDER BY p.type, p.name`).all(name) as { type: PrincipalType; name: string; provider_user_id: string; assigned_at: string; pending: number }[])
         .map((r) => ({ path: principalPath(r.type, r.name), providerUserId: r.provider_user_id, assignedAt: r.assigned_at, pending: r.pending === 1 })),
-    ),
 
-    listPrincipals: (type) => guard(() => (stmt(`${PRINCIPAL_SELECT} WHERE p.type = ? ORDER BY p.name`).all(type) as PrincipalRow[]).map(toPrincipal)),
-    getPrincipal: (type, name) => guard(() => {
+    configTypes: () => stmt(`SELECT name, type FROM mfa_configs`).all() as { name: string; type: ConfigType }[],
+  } satisfies Partial<SyncOps>;
+}
+
+function principalOps(r: Rows) {
+  const { stmt, PRINCIPAL_SELECT, toPrincipal, raiseEpoch } = r;
+  return {
+    listPrincipals: (type) => (stmt(`${PRINCIPAL_SELECT} WHERE p.type = ? ORDER BY p.name`).all(type) as PrincipalRow[]).map(toPrincipal),
+    getPrincipal: (type, name) => {
       const row = stmt(`${PRINCIPAL_SELECT} WHERE p.type = ? AND p.name = ?`).get(type, name) as PrincipalRow | undefined;
       return row ? toPrincipal(row) : undefined;
-    }),
-    getPrincipalById: (id) => guard(() => {
+    },
+    getPrincipalById: (id) => {
       const row = stmt(`${PRINCIPAL_SELECT} WHERE p.id = ?`).get(id) as PrincipalRow | undefined;
       return row ? toPrincipal(row) : undefined;
-    }),
-    insertPrincipal: (type, name, credential, at) => guard(() => {
+    },
+    insertPrincipal: (type, name, credential, at) => {
       const id = randomUUID();
       stmt(`INSERT INTO principals (id, type, name, credential, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`).run(id, type, name, credential, at, at);
       return toPrincipal(stmt(`${PRINCIPAL_SELECT} WHERE p.id = ?`).get(id) as PrincipalRow);
-    }),
-    setCredential: (principalId, credential, at) => guard(() => {
+    },
+    setCredential: (principalId, credential, at) => {
       stmt(`UPDATE principals SET credential = ?, updated_at = ? WHERE id = ?`).run(credential, at, principalId);
       raiseEpoch(principalId, at);
-    }),
-    deletePrincipal: (principalId) => guard(() => void stmt(`DELETE FROM principals WHERE id = ?`).run(principalId)),
-    assign: (principalId, configName, providerUserId, at, state) => guard(() => {
+    },
+    deletePrincipal: (principalId) => void stmt(`DELETE FROM principals WHERE id = ?`).run(principalId),
+    saveAuthState: (principalId, failedCount, lockedUntil) => void stmt(`UPDATE principals SET failed_count = ?, locked_until = ? WHERE id = ?`).run(failedCount, lockedUntil, principalId),
+    countAttempts: (principalId, now) => {
+      stmt(`DELETE FROM attempts WHERE principal_id = ? AND expires_at <= ?`).run(principalId, now);
+      return stmt(`SELECT count(*) FROM attempts WHERE principal_id = ?`).pluck().get(principalId) as number;
+    },
+    insertAttempt: (id, principalId, expiresAt) => void stmt(`INSERT INTO attempts (id, principal_id, expires_at) VALUES (?, ?, ?)`).run(id, principalId, expiresAt),
+    deleteAttempt: (id) => stmt(`DELETE FROM attempts WHERE id = ?`).run(id).changes === 1,
+
+    setLastMfa: (principalId, at) => void stmt(`UPDATE principals SET last_mfa_at = ? WHERE id = ?`).run(at, principalId),
+  } satisfies Partial<SyncOps>;
+}
+
+function assignmentOps(r: Rows) {
+  const { stmt, dataKey, factorSecretAad, configId, raiseEpoch } = r;
+  return {
+    assign: (principalId, configName, providerUserId, at, state) => {
       const sealed = state?.secret ? seal(dataKey, Buffer.from(state.secret, 'utf8'), factorSecretAad(principalId)) : null;
       stmt(`INSERT INTO assignments (principal_id, config_id, provider_user_id, assigned_at, secret, pending, last_step) VALUES (?, ?, ?, ?, ?, ?, NULL)
             ON CONFLICT (principal_id) DO UPDATE SET config_id = excluded.config_id, provider_user_id = excluded.provider_user_id,
               assigned_at = excluded.assigned_at, secret = excluded.secret, pending = excluded.pending, last_step = NULL`)
         .run(principalId, configId(configName), providerUserId, at, sealed, state?.pending ? 1 : 0);
       raiseEpoch(principalId, at);
-    }),
-    getFactorState: (principalId) => guard(() => {
+    },
+    getFactorState: (principalId) => {
       const r = stmt(`SELECT secret, last_step, pending FROM assignments WHERE principal_id = ?`).get(principalId) as { secret: string | null; last_step: number | null; pending: number } | undefined;
       if (!r) return undefined;
       let secret: string | null = null;
@@ -209,84 +230,87 @@ export function sqliteOps(db: Database, dataKey: Buffer, path: string): SyncOps 
         }
       }
       return { secret, counter: r.last_step, pending: r.pending === 1 };
-    }),
-    advanceCounter: (principalId, value) => guard(() =>
-      stmt(`UPDATE assignments SET last_step = ? WHERE principal_id = ? AND (last_step IS NULL OR last_step < ?)`).run(value, principalId, value).changes === 1),
-    confirmAssignment: (principalId) => guard(() => void stmt(`UPDATE assignments SET pending = 0 WHERE principal_id = ?`).run(principalId)),
+    },
+    advanceCounter: (principalId, value) =>
+      stmt(`UPDATE assignments SET last_step = ? WHERE principal_id = ? AND (last_step IS NULL OR last_step < ?)`).run(value, principalId, value).changes === 1,
+    confirmAssignment: (principalId) => void stmt(`UPDATE assignments SET pending = 0 WHERE principal_id = ?`).run(principalId),
 
-    recoveryDigest: (principalId, code) => createHmac('sha256', dataKey).update(`recovery:${principalId}:${code}`).digest('hex'),
-    replaceRecoveryCodes: (principalId, digests, at) => guard(() => {
-      stmt(`DELETE FROM recovery_codes WHERE principal_id = ?`).run(principalId);
-      for (const d of digests) stmt(`INSERT INTO recovery_codes (principal_id, digest, created_at) VALUES (?, ?, ?)`).run(principalId, d, at);
-    }),
-    useRecoveryCode: (principalId, digest, at) => guard(() =>
-      stmt(`UPDATE recovery_codes SET used_at = ? WHERE principal_id = ? AND digest = ? AND used_at IS NULL`).run(at, principalId, digest).changes === 1),
-    recoveryCodesLeft: (principalId) => guard(() => stmt(`SELECT count(*) FROM recovery_codes WHERE principal_id = ? AND used_at IS NULL`).pluck().get(principalId) as number),
-    unassign: (principalId, at) => guard(() => {
+    unassign: (principalId, at) => {
       stmt(`DELETE FROM assignments WHERE principal_id = ?`).run(principalId);
       raiseEpoch(principalId, at);
-    }),
-    saveAuthState: (principalId, failedCount, lockedUntil) => guard(() => void stmt(`UPDATE principals SET failed_count = ?, locked_until = ? WHERE id = ?`).run(failedCount, lockedUntil, principalId)),
-    countAttempts: (principalId, now) => guard(() => {
-      stmt(`DELETE FROM attempts WHERE principal_id = ? AND expires_at <= ?`).run(principalId, now);
-      return stmt(`SELECT count(*) FROM attempts WHERE principal_id = ?`).pluck().get(principalId) as number;
-    }),
-    insertAttempt: (id, principalId, expiresAt) => guard(() => void stmt(`INSERT INTO attempts (id, principal_id, expires_at) VALUES (?, ?, ?)`).run(id, principalId, expiresAt)),
-    deleteAttempt: (id) => guard(() => stmt(`DELETE FROM attempts WHERE id = ?`).run(id).changes === 1),
+    },
+    recoveryDigest: (principalId, code) => createHmac('sha256', dataKey).update(`recovery:${principalId}:${code}`).digest('hex'),
+    replaceRecoveryCodes: (principalId, digests, at) => {
+      stmt(`DELETE FROM recovery_codes WHERE principal_id = ?`).run(principalId);
+      for (const d of digests) stmt(`INSERT INTO recovery_codes (principal_id, digest, created_at) VALUES (?, ?, ?)`).run(principalId, d, at);
+    },
+    useRecoveryCode: (principalId, digest, at) =>
+      stmt(`UPDATE recovery_codes SET used_at = ? WHERE principal_id = ? AND digest = ? AND used_at IS NULL`).run(at, principalId, digest).changes === 1,
+    recoveryCodesLeft: (principalId) => stmt(`SELECT count(*) FROM recovery_codes WHERE principal_id = ? AND used_at IS NULL`).pluck().get(principalId) as number,
+  } satisfies Partial<SyncOps>;
+}
 
-    insertSession: (s: Session) => guard(() => void stmt(`INSERT INTO sessions (token_hash, principal_id, epoch, factor, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`)
-      .run(s.tokenHash, s.principalId, s.epoch, s.factor, s.createdAt, s.expiresAt)),
-    deleteSession: (tokenHash) => guard(() => stmt(`DELETE FROM sessions WHERE token_hash = ?`).run(tokenHash).changes > 0),
-    getSession: (tokenHash) => guard(() => {
+function sessionOps(r: Rows) {
+  const { stmt, toAuthz, AUTHZ_SELECT } = r;
+  return {
+    insertSession: (s: Session) => void stmt(`INSERT INTO sessions (token_hash, principal_id, epoch, factor, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`)
+      .run(s.tokenHash, s.principalId, s.epoch, s.factor, s.createdAt, s.expiresAt),
+    deleteSession: (tokenHash) => stmt(`DELETE FROM sessions WHERE token_hash = ?`).run(tokenHash).changes > 0,
+    getSession: (tokenHash) => {
       const r = stmt(`SELECT * FROM sessions WHERE token_hash = ?`).get(tokenHash) as
         | { token_hash: string; principal_id: string; epoch: number; factor: string; created_at: string; expires_at: string }
         | undefined;
       return r ? { tokenHash: r.token_hash, principalId: r.principal_id, epoch: r.epoch, factor: r.factor, createdAt: r.created_at, expiresAt: r.expires_at } : undefined;
-    }),
+    },
 
-    deleteExpiredSessions: (now) => guard(() => stmt(`DELETE FROM sessions WHERE expires_at <= ?`).run(now).changes),
+    deleteExpiredSessions: (now) => stmt(`DELETE FROM sessions WHERE expires_at <= ?`).run(now).changes,
 
-    listAuthorizations: (principalId) => guard(() =>
+    deleteSessionsExcept: (principalId, keep) => stmt(`DELETE FROM sessions WHERE principal_id = ? AND token_hash IS NOT ?`).run(principalId, keep ?? null).changes,
+
+    listAuthorizations: (principalId) =>
       (principalId === undefined
         ? (stmt(`${AUTHZ_SELECT} ORDER BY p.type, p.name, z.resource, z.operation`).all() as AuthzRow[])
         : (stmt(`${AUTHZ_SELECT} WHERE z.principal_id = ? ORDER BY z.resource, z.operation`).all(principalId) as AuthzRow[])
       ).map(toAuthz),
-    ),
-    findAuthorization: (principalId, operation, resource) => guard(() => {
+    findAuthorization: (principalId, operation, resource) => {
       const r = stmt(`${AUTHZ_SELECT} WHERE z.principal_id = ? AND z.operation = ? AND z.resource = ?`).get(principalId, operation, resource) as AuthzRow | undefined;
       return r ? toAuthz(r) : undefined;
-    }),
-    insertAuthorization: (principalId, operation, effect, resource, at) => guard(() => {
+    },
+    insertAuthorization: (principalId, operation, effect, resource, at) => {
       stmt(`INSERT INTO authorizations (principal_id, operation, effect, resource, created_at) VALUES (?, ?, ?, ?, ?)`).run(principalId, operation, effect, resource, at);
       return toAuthz(stmt(`${AUTHZ_SELECT} WHERE z.principal_id = ? AND z.operation = ? AND z.resource = ?`).get(principalId, operation, resource) as AuthzRow);
-    }),
-    deleteAuthorization: (principalId, operation, resource) => guard(() =>
-      stmt(`DELETE FROM authorizations WHERE principal_id = ? AND operation = ? AND resource = ?`).run(principalId, operation, resource).changes > 0),
+    },
+    deleteAuthorization: (principalId, operation, resource) =>
+      stmt(`DELETE FROM authorizations WHERE principal_id = ? AND operation = ? AND resource = ?`).run(principalId, operation, resource).changes > 0,
+  } satisfies Partial<SyncOps>;
+}
 
-    insertGroup: (name, at) => guard(() => {
+function groupOps(r: Rows) {
+  const { stmt, toGroup, toPolicy } = r;
+  return {
+    insertGroup: (name, at) => {
       const id = randomUUID();
       stmt(`INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)`).run(id, name, at);
       return { id, name, createdAt: at, members: [] };
-    }),
-    getGroup: (name) => guard(() => {
+    },
+    getGroup: (name) => {
       const r = stmt(`SELECT * FROM groups WHERE name = ?`).get(name) as { id: string; name: string; created_at: string } | undefined;
       return r ? toGroup(r) : undefined;
-    }),
-    listGroups: () => guard(() => (stmt(`SELECT * FROM groups ORDER BY name`).all() as { id: string; name: string; created_at: string }[]).map(toGroup)),
-    deleteGroup: (groupId) => guard(() => void stmt(`DELETE FROM groups WHERE id = ?`).run(groupId)),
-    addMember: (groupId, principalId, at) => guard(() =>
-      stmt(`INSERT INTO group_members (group_id, principal_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`).run(groupId, principalId, at).changes === 1),
-    removeMember: (groupId, principalId) => guard(() => stmt(`DELETE FROM group_members WHERE group_id = ? AND principal_id = ?`).run(groupId, principalId).changes === 1),
-    groupsOf: (principalId) => guard(() =>
-      (stmt(`SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.principal_id = ? ORDER BY g.name`).pluck().all(principalId) as string[]).map((n) => `principal/internal/group/${n}`)),
+    },
+    listGroups: () => (stmt(`SELECT * FROM groups ORDER BY name`).all() as { id: string; name: string; created_at: string }[]).map(toGroup),
+    deleteGroup: (groupId) => void stmt(`DELETE FROM groups WHERE id = ?`).run(groupId),
+    addMember: (groupId, principalId, at) =>
+      stmt(`INSERT INTO group_members (group_id, principal_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`).run(groupId, principalId, at).changes === 1,
+    removeMember: (groupId, principalId) => stmt(`DELETE FROM group_members WHERE group_id = ? AND principal_id = ?`).run(groupId, principalId).changes === 1,
+    groupsOf: (principalId) =>
+      (stmt(`SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.principal_id = ? ORDER BY g.name`).pluck().all(principalId) as string[]).map((n) => `principal/internal/group/${n}`),
 
-    configTypes: () => guard(() => stmt(`SELECT name, type FROM mfa_configs`).all() as { name: string; type: ConfigType }[]),
-    listPolicies: () => guard(() => (stmt(`SELECT * FROM policies ORDER BY name`).all() as PolicyRow[]).map(toPolicy)),
-    getPolicy: (name) => guard(() => {
+    listPolicies: () => (stmt(`SELECT * FROM policies ORDER BY name`).all() as PolicyRow[]).map(toPolicy),
+    getPolicy: (name) => {
       const r = stmt(`SELECT * FROM policies WHERE name = ?`).get(name) as PolicyRow | undefined;
       return r ? toPolicy(r) : undefined;
-    }),
-    savePolicy: (p, targets, at) => guard(() => {
+    },
+    savePolicy: (p, targets, at) => {
       const existing = stmt(`SELECT id, created_at FROM policies WHERE name = ?`).get(p.Name) as { id: string; created_at: string } | undefined;
       const id = existing?.id ?? randomUUID();
       const factors = JSON.stringify(p.Factors);
@@ -302,24 +326,25 @@ export function sqliteOps(db: Database, dataKey: Buffer, path: string): SyncOps 
         stmt(`INSERT INTO policy_targets (policy_id, position, group_id, principal_id) VALUES (?, ?, ?, ?)`).run(id, i, t.kind === 'group' ? t.id : null, t.kind === 'principal' ? t.id : null),
       );
       return toPolicy(stmt(`SELECT * FROM policies WHERE id = ?`).get(id) as PolicyRow);
-    }),
-    deletePolicy: (name) => guard(() => void stmt(`DELETE FROM policies WHERE name = ?`).run(name)),
+    },
+    deletePolicy: (name) => void stmt(`DELETE FROM policies WHERE name = ?`).run(name),
 
-    firstApplied: (principalId) => guard(() => stmt(`SELECT first_applied_at FROM policy_subjects WHERE principal_id = ?`).pluck().get(principalId) as string | undefined),
-    setFirstApplied: (principalId, at, overwrite) => guard(() =>
-      void stmt(`INSERT INTO policy_subjects (principal_id, first_applied_at) VALUES (?, ?) ON CONFLICT (principal_id) DO ${overwrite ? 'UPDATE SET first_applied_at = excluded.first_applied_at' : 'NOTHING'}`).run(principalId, at)),
-    setLastMfa: (principalId, at) => guard(() => void stmt(`UPDATE principals SET last_mfa_at = ? WHERE id = ?`).run(at, principalId)),
-    deleteSessionsExcept: (principalId, keep) => guard(() => stmt(`DELETE FROM sessions WHERE principal_id = ? AND token_hash IS NOT ?`).run(principalId, keep ?? null).changes),
-
-    audit: (e: AuditEntry) => guard(() => void stmt(`INSERT INTO audit (at, principal, action, outcome, detail, actor, source) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(e.at, e.principal, e.action, e.outcome, e.detail, e.actor ?? '', e.source ?? '')),
-    listAudit: ({ since, principal, limit }) => guard(() =>
+    firstApplied: (principalId) => stmt(`SELECT first_applied_at FROM policy_subjects WHERE principal_id = ?`).pluck().get(principalId) as string | undefined,
+    setFirstApplied: (principalId, at, overwrite) =>
+      void stmt(`INSERT INTO policy_subjects (principal_id, first_applied_at) VALUES (?, ?) ON CONFLICT (principal_id) DO ${overwrite ? 'UPDATE SET first_applied_at = excluded.first_applied_at' : 'NOTHING'}`).run(principalId, at),
+    audit: (e: AuditEntry) => void stmt(`INSERT INTO audit (at, principal, action, outcome, detail, actor, source) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(e.at, e.principal, e.action, e.outcome, e.detail, e.actor ?? '', e.source ?? ''),
+    listAudit: ({ since, principal, limit }) =>
       (stmt(`SELECT * FROM (SELECT id, at, actor, source, action, principal, outcome, detail FROM audit
               WHERE (@since IS NULL OR at >= @since) AND (@principal IS NULL OR principal = @principal COLLATE NOCASE OR actor = @principal COLLATE NOCASE)
               ORDER BY id DESC LIMIT @limit) ORDER BY id`).all({ since: since ?? null, principal: principal ?? null, limit }) as
         { id: number; at: string; actor: string; source: string; action: string; principal: string; outcome: string; detail: string }[])
         .map((r) => ({ Id: r.id, At: r.at, Actor: r.actor, Source: r.source, Action: r.action, Principal: r.principal, Outcome: r.outcome, Detail: r.detail })),
-    ),
-  };
-  return ops;
+  } satisfies Partial<SyncOps>;
+}
+
+/** The store's operations, synchronous (better-sqlite3); serialized.ts makes them the async port. */
+export function sqliteOps(db: Database, dataKey: Buffer): SyncOps {
+  const r = rows(db, dataKey);
+  return { ...configOps(r), ...principalOps(r), ...assignmentOps(r), ...sessionOps(r), ...groupOps(r) };
 }

@@ -164,7 +164,7 @@ function setUp(db: Database, path: string, existed: boolean, opts: OpenOptions):
     );
   }
   master.fill(0);
-  const ops = sqliteOps(db, dataKey, path);
+  const ops = sqliteOps(db, dataKey);
   addBuiltins(db, ops, opts.builtins ?? builtinConfigs(defaultFactors()));
   return { store: serialized(db, ops, path), db, path, created, keyFileCreated, close: () => db.close() };
 }

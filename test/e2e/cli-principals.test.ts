@@ -171,8 +171,8 @@ describe('users', () => {
 
   describe('login refuses bad usage before any attempt is counted', () => {
     it.concurrent.each<[string, string[], string | undefined, string, string]>([
-      ['-m 12345 (a passcode too short)', ['-u', 'alice', '-p', PW_ALICE, '-m', '12345'], undefined, 'INVALID_METHOD', '-m: a passcode has 6–10 digits, received 5'],
-      ['-m foo', ['-u', 'alice', '-p', PW_ALICE, '-m', 'foo'], undefined, 'INVALID_METHOD', '-m: expected a passcode (6–10 digits), a recovery code (xxxx-xxxx-xxxx) or one of push, phone, sms, auto'],
+      ['-m "1234 56" (a space)', ['-u', 'alice', '-p', PW_ALICE, '-m', '1234 56'], undefined, 'INVALID_METHOD', '-m: contains white space (a code is taken exactly as typed); expected a Duo passcode (1–64 letters and digits) or one of push, phone, sms, auto'],
+      ['-m of 65 characters', ['-u', 'alice', '-p', PW_ALICE, '-m', '7'.repeat(65)], undefined, 'INVALID_METHOD', '-m: has 65 characters, at most 64 allowed'],
       ['neither -u nor -a', ['-p', PW_ALICE], undefined, 'USAGE', 'login: pass either -u USER or -a APPLICATION'],
       ['both -u and -a', ['-u', 'alice', '-a', 'app', '-p', PW_ALICE], undefined, 'USAGE', 'login: pass either -u USER or -a APPLICATION'],
       ['no password on a non-TTY', ['-u', 'alice'], undefined, 'USAGE', 'password required: pass --password-stdin (or -p) when not on a terminal'],
