@@ -51,6 +51,30 @@ describe('source layout', () => {
     expect(impure).toEqual([]);
   });
 
+  it('inside store.write(fn), the use cases use only the transaction: no outer store, no nested write (it would wait for itself)', () => {
+    const bad: string[] = [];
+    for (const file of all.filter((f) => !rel(f).startsWith('src/store/'))) {
+      const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+      const inWrite = (node: ts.Node) => {
+        const line = source.getLineAndCharacterOfPosition(node.getStart()).line + 1;
+        if (ts.isIdentifier(node) && node.text === 'store') bad.push(`${rel(file)}:${line} uses the outer store`);
+        if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && ['write', 'settle', 'begin', 'enrollmentDeadline'].includes(node.expression.name.text)) {
+          bad.push(`${rel(file)}:${line} calls ${node.expression.name.text}() inside a transaction`);
+        }
+        ts.forEachChild(node, inWrite);
+      };
+      const visit = (node: ts.Node) => {
+        if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && node.expression.name.text === 'write' && node.arguments[0] && ts.isArrowFunction(node.arguments[0])) {
+          inWrite(node.arguments[0].body);
+          return;
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    expect(bad).toEqual([]);
+  });
+
   it('no use case names a factor type: only providers/ and the registry know duo and totp', () => {
     const core = all.filter((f) => rel(f).startsWith('src/core/') || rel(f).startsWith('src/remote/') || rel(f).startsWith('src/store/'));
     const naming = core.flatMap((f) => {

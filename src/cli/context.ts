@@ -67,12 +67,7 @@ function homeError(e: unknown, home: string): unknown {
 /** Opens the embedded store (creating it on first use, with a one-line notice): what the service needs. */
 export async function openLocalDeps(opts: GlobalOptions) {
   const home = await resolveHome(opts);
-  const [{ openSqliteStore }, { nodeCrypto }, { defaultFactors }, { builtinConfigs }] = await Promise.all([
-    import('../store/sqlite.js'),
-    import('../crypto/node.js'),
-    import('../providers/registry.js'),
-    import('../core/factor.js'),
-  ]);
+  const { openSqliteStore, nodeCrypto, defaultFactors, builtinConfigs } = await import('./local.js');
   // Each provider loads its heavy parts (the Duo client and node:https, otplib) only when a login needs them.
   const factors = defaultFactors();
   let s: ReturnType<typeof openSqliteStore>;
@@ -96,7 +91,7 @@ export async function openLocalDeps(opts: GlobalOptions) {
 /** The service over the embedded store. */
 export async function localService(opts: GlobalOptions): Promise<Ssrun> {
   if (opened) return opened.service;
-  const [{ home, opened: s, deps }, { createSsrun }] = await Promise.all([openLocalDeps(opts), import('../core/service.js')]);
+  const [{ home, opened: s, deps }, { createSsrun }] = await Promise.all([openLocalDeps(opts), import('./local.js')]);
   const service = createSsrun(deps);
   opened = { service, close: s.close, home };
   return service;

@@ -36,7 +36,26 @@ const policies = () => import('./commands/policy.js');
 
 const outputOption = () => new Option('--output <format>', 'json (default) or table').choices(['json', 'table']);
 
-function buildProgram(): Command {
+/** The command groups, by the first word of the command line: only the group being run is built (start-up time). */
+const GROUPS: Record<string, (program: Command) => void> = {
+  mfa: mfaCommands,
+  group: groupCommands,
+  user: principalCommands,
+  application: principalCommands,
+  ...Object.fromEntries(['login', 'logout', 'whoami', 'context', 'authorization', 'audit', 'serve', 'init'].map((c) => [c, sessionCommands])),
+};
+
+/** The first word that is not a global option (`--home DIR` may come first). */
+function commandWord(argv: string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--home') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
+function buildProgram(argv: string[]): Command {
   const program = new Command('ssrun')
     .description('MFA configurations, principals and login for a secrets platform')
     .version('0.1.0', '--version')
@@ -46,10 +65,9 @@ function buildProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(`ssrun: ${text.trimEnd().replace(/\s*\n\s*/g, ' ')}\n`) })
     .exitOverride();
 
-  mfaCommands(program);
-  groupCommands(program);
-  principalCommands(program);
-  sessionCommands(program);
+  // Help, a typo (commander suggests the closest command) or nothing at all: the whole tree.
+  const only = GROUPS[commandWord(argv) ?? ''];
+  for (const add of only ? [only] : [mfaCommands, groupCommands, principalCommands, sessionCommands]) add(program);
   return program;
 }
 
@@ -321,7 +339,7 @@ async function main(): Promise<void> {
   captureMasterKeyFromEnv();
   let code: number = EXIT.OK;
   try {
-    await buildProgram().parseAsync(process.argv);
+    await buildProgram(process.argv).parseAsync(process.argv);
   } catch (e) {
     let err = e;
     if (!(e instanceof SsrunError) && !(e instanceof CommanderError)) err = (await import('../store/errors.js')).translateStoreError(e, 'the store');

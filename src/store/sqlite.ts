@@ -102,12 +102,16 @@ export function openSqliteStore(opts: OpenOptions): OpenedStore {
 
 function setUp(db: Database, path: string, existed: boolean, opts: OpenOptions): OpenedStore {
   db.pragma('busy_timeout = 10000');
+  // A current store of ours costs two reads here (application_id, user_version); anything else is looked at closer.
+  let version = 0;
   if (existed) {
     const appId = db.pragma('application_id', { simple: true }) as number;
-    const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_schema`).pluck().get() as number;
-    // Another program's database: it has tables of its own, or it is marked with another application_id.
-    if (appId !== APPLICATION_ID && (tables > 0 || appId !== 0)) throw new SsrunError('STORE_CORRUPT', `${path} is an SQLite database but not an ssrun store; refusing to use it`);
-    const version = db.pragma('user_version', { simple: true }) as number;
+    if (appId !== APPLICATION_ID) {
+      const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_schema`).pluck().get() as number;
+      // Another program's database: it has tables of its own, or it is marked with another application_id.
+      if (tables > 0 || appId !== 0) throw new SsrunError('STORE_CORRUPT', `${path} is an SQLite database but not an ssrun store; refusing to use it`);
+    }
+    version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new SsrunError('STORE_NEWER_SCHEMA', `${path} was written by a newer ssrun (schema ${version}; this ssrun knows up to ${SCHEMA_VERSION}); upgrade ssrun, the store was not touched`);
     }
@@ -116,16 +120,17 @@ function setUp(db: Database, path: string, existed: boolean, opts: OpenOptions):
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
 
+  // The version is read again inside the transaction: a concurrent first use may have migrated meanwhile.
   const migrate = db.transaction(() => {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) throw new SsrunError('STORE_NEWER_SCHEMA', `${path} was written by a newer ssrun (schema ${version})`);
-    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
-    if (version < SCHEMA_VERSION) {
+    const now = db.pragma('user_version', { simple: true }) as number;
+    if (now > SCHEMA_VERSION) throw new SsrunError('STORE_NEWER_SCHEMA', `${path} was written by a newer ssrun (schema ${now})`);
+    for (let v = now; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    if (now < SCHEMA_VERSION) {
       db.pragma(`application_id = ${APPLICATION_ID}`);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }
   });
-  if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) migrate.immediate();
+  if (version < SCHEMA_VERSION) migrate.immediate();
 
   const keySource: MasterKeySource = { fromEnv: opts.masterKey.fromEnv, keyFile: opts.masterKey.keyFile ?? join(opts.home, KEY_FILE) };
   let keyFileCreated = false;

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeDuo, type FakeDuo } from '../fakes/duo-server.js';
 import { BIN, expectNoSecretsLeaked, json, ok, ROOT, secret, ssrun, tempHome } from '../helpers/cli.js';
 
 afterAll(() => expectNoSecretsLeaked());
@@ -77,7 +78,11 @@ const crlf = (s: string) => s.replace(/\n/g, '\r\n');
 
 describe('on a terminal and piped', () => {
   let home: string;
+  let fake: FakeDuo;
+  afterAll(async () => fake?.close());
   beforeAll(async () => {
+    fake = await startFakeDuo();
+    secret(fake.skey);
     home = tempHome();
     for (const name of ['Zulu', 'alpha']) {
       ok(
@@ -210,5 +215,42 @@ describe('on a terminal and piped', () => {
     });
     expect(login.exitCode).toBe(0);
     expect(login.output).toMatch(/"Factor": "totp"/);
+  });
+
+  it('a recovery code typed at the "Authenticator code:" prompt logs in (a user who lost the phone is not stuck)', async () => {
+    ok(await ssrun(['user', 'create', '-n', 'rhea', '--password-stdin'], { home, input: `${PW}\n` }));
+    ok(await ssrun(['mfa', 'assign-principal', '-p', 'principal/internal/user/rhea', '-c', 'totp'], { home }));
+    const codes = json(ok(await ssrun(['mfa', 'recovery-codes', '-p', 'principal/internal/user/rhea'], { home, revealsSecrets: true }))).RecoveryCodes as string[];
+    const code = secret(codes[0]!);
+    const login = await onTty(['login', '-u', 'rhea'], {
+      home,
+      steps: [
+        { waitFor: 'Password:', send: `${PW}\r` },
+        { waitFor: 'Authenticator code:', send: `${code}\r` },
+      ],
+    });
+    expect(login.exitCode).toBe(0);
+    expect(login.output).toMatch(/"Factor": "recovery-code"/);
+    expect(login.output).toContain('ssrun: 9 recovery codes left');
+  });
+
+  it('at the Duo menu, "Passcode" then a recovery code logs in without asking Duo for a factor', async () => {
+    ok(await ssrun(['user', 'create', '-n', 'remy', '--password-stdin'], { home, input: `${PW}\n` }));
+    ok(await ssrun(['mfa', 'create', '-f', '-'], { home, input: JSON.stringify({ Type: 'duo', Name: 'TtyDuoMenu', Options: fake.options() }) }));
+    ok(await ssrun(['mfa', 'assign-principal', '-p', 'principal/internal/user/remy', '-m', 'alice#tty-menu', '-c', 'TtyDuoMenu'], { home }));
+    const codes = json(ok(await ssrun(['mfa', 'recovery-codes', '-p', 'principal/internal/user/remy'], { home, revealsSecrets: true }))).RecoveryCodes as string[];
+    const code = secret(codes[0]!);
+    const login = await onTty(['login', '-u', 'remy'], {
+      home,
+      steps: [
+        { waitFor: 'Password:', send: `${PW}\r` },
+        // the menu: Duo Push is first; one down is Passcode
+        { waitFor: 'Second factor', send: `${ESC}[B\r` },
+        { waitFor: 'Passcode:', send: `${code}\r` },
+      ],
+    });
+    expect(login.exitCode).toBe(0);
+    expect(login.output).toMatch(/"Factor": "recovery-code"/);
+    expect(fake.requestsTo('/auth/v2/auth').filter((r) => String(r.params.username).startsWith('alice#tty-menu'))).toEqual([]);
   });
 });

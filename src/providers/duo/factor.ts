@@ -21,7 +21,7 @@ function menu(available: readonly Factor[] | undefined): FactorPrompt {
     message: 'Second factor',
     choices: [
       { name: 'Duo Push to your device', value: 'push', disabled: off('push') },
-      { name: 'Passcode', value: 'passcode' },
+      { name: 'Passcode', value: 'passcode', disabled: false },
       { name: 'Phone call', value: 'phone', disabled: off('phone') },
       { name: 'SMS passcodes', value: 'sms', disabled: off('sms') },
     ],
