@@ -198,6 +198,10 @@ function principalCommands(program: Command): void {
     .option('-p, --password <password>', 'the new password (visible to other processes: prefer the prompt or --password-stdin)')
     .option('--password-stdin', 'read the new password from stdin')
     .action(run(async () => (await principals()).userSetPassword));
+  u.command('unlock')
+    .description("clear a user's failed-login counters and locks, from every address (audited)")
+    .requiredOption('-n, --name <name>', 'the user name')
+    .action(run(async () => (await principals()).userUnlock));
   u.command('delete')
     .description('delete a user and its MFA assignment')
     .requiredOption('-n, --name <name>', 'the user name')
@@ -306,6 +310,9 @@ function sessionCommands(program: Command): void {
     .option('--token-ttl <seconds>', 'how long a login token lives', '3600')
     .option('--rate-limit <n>', 'requests per minute per client address', '1200')
     .option('--login-rate-limit <n>', 'login requests per minute per client address', '30')
+    .option('--lockout-all-addresses <n>', 'failures from all addresses together that lock a principal everywhere (5 lock it from one address)', '50')
+    .option('--request-timeout <seconds>', 'a client must send its whole request within this (slow requests are cut: 408)', '30')
+    .option('--trust-proxy <cidrs>', 'take the client address from X-Forwarded-For when the request comes from these proxies (CIDR[,CIDR])')
     .action(run(async () => (await serveCmd()).serve));
 
   program

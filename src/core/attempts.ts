@@ -1,52 +1,75 @@
-// Login and `mfa verify` attempts over the lockout rules (S12): an attempt is registered in flight in one write
-// transaction before its credentials are checked, and settled once its outcome is known. When the limit is
-// reached by attempts still in flight, a new one waits for them (polling the store, so it works across
-// processes and replicas) instead of failing; a crashed process's attempt expires.
+// Login and `mfa verify` attempts over the lockout rules (S12, S26). An attempt is a lease registered in one
+// write transaction before its credentials are checked, counted per (principal, client address) and per
+// principal, for known and unknown names alike (a lockout tells nothing about who exists). When the limit is
+// held by attempts still in flight, a new one waits for them (polling the store, so it works across processes
+// and replicas) instead of failing. A lease that expires (its process died or was stopped) counts as a
+// failure, and an attempt whose lease is gone by the time it finishes is refused: parking attempts cannot
+// buy extra guesses.
 
 import { SsrunError } from './errors.js';
 import type { Kit } from './kit.js';
-import { attemptLifetimeMs, beginAttempt, settle, type AttemptOutcome, type AuthState } from './lockout.js';
-import type { Principal } from './model.js';
+import { PASSWORD_LEASE_MS, beginScoped, settleScoped, type AttemptOutcome, type Limits } from './lockout.js';
 import type { StoreOps } from './ports.js';
 
 export interface Attempt {
-  principal: Principal;
-  /** Settles the attempt inside the caller's transaction (with what else it writes). */
-  settleIn(tx: StoreOps, outcome: AttemptOutcome): Promise<void>;
+  /** Settles the attempt inside the caller's transaction; false when its lease was lost (refuse the attempt). */
+  settleIn(tx: StoreOps, outcome: AttemptOutcome): Promise<boolean>;
+  /** The caller's transaction that settled it has committed. */
+  committed(): void;
   /** Settles it in a transaction of its own, then runs `also` in it. */
   settle<T>(outcome: AttemptOutcome, also?: (tx: StoreOps) => Promise<T>): Promise<T | undefined>;
+  /** Extends the lease (the password was right: the second factor may take its timeout); false when it was lost. */
+  extend(ms: number): Promise<boolean>;
   readonly settled: boolean;
 }
 
-const stateOf = (p: Principal): AuthState => ({ failedCount: p.failedCount, lockedUntil: p.lockedUntil });
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** The longest any attempt waits for others in flight, whatever timeout a client asks for. */
+export const MAX_WAIT_MS = 60_000;
 
-export function lockedError(path: string, until: string, failedCount: number): SsrunError {
-  return new SsrunError('LOCKED_OUT', `${path} is locked until ${until} after ${failedCount} failed attempts`, { lockedUntil: until });
+export function lockedError(path: string, until: string, failedCount: number, everywhere: boolean): SsrunError {
+  const where = everywhere ? ' from every address' : '';
+  return new SsrunError('LOCKED_OUT', `${path} is locked${where} until ${until} after ${failedCount} failed attempts`, { lockedUntil: until });
 }
 
-export function attemptsOf(kit: Kit) {
-  const { store } = kit;
+/** The lockout subject of a principal path: known or not, case-insensitive like names. */
+export const subjectOf = (path: string) => path.toLowerCase();
 
-  function track(principal: Principal, id: string): Attempt {
+export function attemptsOf(kit: Kit, limits: Limits) {
+  const { store } = kit;
+  const address = kit.actor.source;
+
+  /** Counts a failure for the subject from one address (and so from all), as a settled attempt would. */
+  async function fail(tx: StoreOps, subject: string, from: string): Promise<void> {
+    const t = await tx.getThrottle(subject, from);
+    await tx.saveThrottle(subject, from, settleScoped(t, 'failure', kit.clock.now(), limits), kit.nowIso());
+  }
+
+  function track(subject: string, path: string, action: string, id: string): Attempt {
     let settled = false;
-    const settleIn = async (tx: StoreOps, outcome: AttemptOutcome) => {
-      if (settled) return;
-      settled = true;
-      await tx.deleteAttempt(id);
-      const current = await tx.getPrincipalById(principal.id);
-      if (!current) return;
-      const next = settle(stateOf(current), outcome, kit.clock.now());
-      await tx.saveAuthState(principal.id, next.failedCount, next.lockedUntil);
+    const settleIn = async (tx: StoreOps, outcome: AttemptOutcome): Promise<boolean> => {
+      const lease = await tx.deleteAttempt(id, kit.nowIso());
+      if (lease === 'expired') await fail(tx, subject, address);
+      if (lease !== 'live') {
+        await kit.audit(tx, path, action, 'denied', 'the attempt outlived its lease (stopped or too slow); counted as a failure');
+        return false;
+      }
+      const t = await tx.getThrottle(subject, address);
+      await tx.saveThrottle(subject, address, settleScoped(t, outcome, kit.clock.now(), limits), kit.nowIso());
+      return true;
     };
     return {
-      principal,
       settleIn,
-      settle: (outcome, also) =>
-        store.write(async (tx) => {
+      committed: () => void (settled = true),
+      async settle(outcome, also) {
+        const r = await store.write(async (tx) => {
           await settleIn(tx, outcome);
           return also ? also(tx) : undefined;
-        }),
+        });
+        settled = true;
+        return r;
+      },
+      extend: (ms) => store.write((tx) => tx.extendAttempt(id, kit.nowIso(), new Date(kit.clock.now().getTime() + ms).toISOString())),
       get settled() {
         return settled;
       },
@@ -55,36 +78,44 @@ export function attemptsOf(kit: Kit) {
 
   return {
     /**
-     * Starts an attempt on the principal `find` returns (undefined: no such principal, nothing to count).
-     * Refused at once while locked; waits up to `waitMs` while the limit is held by attempts in flight.
+     * Starts an attempt on the principal at `path` (known or not). Refused at once while locked from here or
+     * everywhere; waits up to `waitMs` (at most MAX_WAIT_MS) while the allowance is held by attempts in flight.
      */
-    async begin(find: (ops: StoreOps) => Promise<Principal | undefined>, path: string, action: string, waitMs: number, lifetimeMs = attemptLifetimeMs(waitMs)): Promise<Attempt | undefined> {
+    async begin(path: string, action: string, waitMs: number, signal?: AbortSignal): Promise<Attempt> {
+      const subject = subjectOf(path);
+      const bound = Math.min(waitMs, MAX_WAIT_MS);
       let waited = 0;
       for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+        if (signal?.aborted) throw new SsrunError('CANCELLED', 'cancelled');
         const r = await store.write(async (tx) => {
-          const p = await find(tx);
-          if (!p) return { kind: 'none' as const };
           const now = kit.clock.now();
-          const d = beginAttempt(stateOf(p), await tx.countAttempts(p.id, now.toISOString()), now);
+          const inFlight = await tx.countAttempts(subject, address, now.toISOString());
+          for (const lost of inFlight.expired) await fail(tx, subject, lost.address);
+          if (inFlight.expired.length) await kit.audit(tx, path, action, 'denied', `${inFlight.expired.length} attempt(s) in flight expired (stopped or killed): counted as failures`);
+          const d = beginScoped(await tx.getThrottle(subject, address), inFlight, now, limits);
           if (d.decision === 'locked') {
-            await kit.audit(tx, path, action, 'denied', 'locked out');
-            return { kind: 'error' as const, error: lockedError(path, d.until, d.failedCount) };
+            await kit.audit(tx, path, action, 'denied', d.everywhere ? 'locked out from every address' : 'locked out from this address');
+            return { kind: 'error' as const, error: lockedError(path, d.until, d.failedCount, d.everywhere) };
           }
           if (d.decision === 'wait') {
-            if (waited < waitMs) return { kind: 'wait' as const };
-            await kit.audit(tx, path, action, 'denied', 'the limit is held by attempts still in flight');
+            if (waited < bound) return { kind: 'wait' as const };
+            await kit.audit(tx, path, action, 'denied', 'the allowance is held by attempts still in flight');
             return { kind: 'error' as const, error: new SsrunError('ATTEMPTS_IN_FLIGHT', `${path} has as many attempts in progress as its lockout allows (after ${Math.round(waited / 1000)} s of waiting); try again when they finish`) };
           }
           const id = kit.crypto.randomId();
-          await tx.insertAttempt(id, p.id, new Date(now.getTime() + lifetimeMs).toISOString());
-          return { kind: 'go' as const, attempt: track(p, id) };
+          await tx.insertAttempt(id, subject, address, new Date(now.getTime() + PASSWORD_LEASE_MS).toISOString());
+          return { kind: 'go' as const, attempt: track(subject, path, action, id) };
         });
-        if (r.kind === 'none') return undefined;
         if (r.kind === 'error') throw r.error;
         if (r.kind === 'go') return r.attempt;
         await sleep(delay);
         waited += delay;
       }
+    },
+
+    /** `user unlock`: forgets the subject's failures and locks from every address. */
+    async unlock(path: string): Promise<number> {
+      return store.write((tx) => tx.clearThrottle(subjectOf(path)));
     },
   };
 }

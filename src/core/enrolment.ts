@@ -4,7 +4,7 @@
 
 import type { Attempts } from './attempts.js';
 import { SsrunError } from './errors.js';
-import type { FactorDenial } from './factor.js';
+import { DENIED_MESSAGE, type FactorDenial } from './factor.js';
 import type { Kit } from './kit.js';
 import { principalPath } from './model.js';
 import { parsePrincipalPath, shown, validatePrincipalName } from './validate.js';
@@ -62,9 +62,10 @@ export function enrolmentUseCases(kit: Kit, attempts: Attempts, verification: Ve
     async verifyEnrollment(name: string, code: string) {
       const n = validatePrincipalName(name, 'user');
       const path = principalPath('user', n);
-      const attempt = (await attempts.begin((tx) => kit.requirePrincipal(tx, 'user', n), path, 'mfa.verify', VERIFY_WAIT_MS))!;
+      await kit.requirePrincipal(store, 'user', n);
+      const attempt = await attempts.begin(path, 'mfa.verify', VERIFY_WAIT_MS);
       try {
-        const p = attempt.principal;
+        const p = await kit.requirePrincipal(store, 'user', n);
         const refuse = async (d: FactorDenial): Promise<never> => {
           await attempt.settle(d.counted ? 'failure' : 'not-a-guess', (tx) => kit.audit(tx, path, 'mfa.verify', 'denied', d.reason));
           throw new SsrunError(d.code, d.message);
@@ -79,14 +80,19 @@ export function enrolmentUseCases(kit: Kit, attempts: Attempts, verification: Ve
         const checked = await verification.check({ principal: p, config, provider, method, deadline: kit.clock.now().getTime() + VERIFY_WAIT_MS });
         if (checked.result === 'recovery') return await refuse({ code: 'INVALID_METHOD', message: '-m: mfa verify takes a code from the authenticator app, not a recovery code', reason: 'recovery code given', counted: false });
         if (checked.result === 'deny') return await refuse(checked);
-        const replay = await store.write(async (tx) => {
+        const outcome = await store.write(async (tx) => {
           const denial = await verification.commit(tx, p, checked);
           if (denial) return denial;
-          await attempt.settleIn(tx, 'success');
+          if (!(await attempt.settleIn(tx, 'success'))) return 'lost' as const;
           await kit.audit(tx, path, 'mfa.verify', 'ok', wasPending ? 'enrolment confirmed' : 'code valid');
           return undefined;
         });
-        if (replay) return await refuse(replay);
+        if (outcome === 'lost') {
+          attempt.committed();
+          throw new SsrunError('AUTH_DENIED', DENIED_MESSAGE);
+        }
+        if (outcome) return await refuse(outcome);
+        attempt.committed();
         return { Principal: path, Config: config.Name, Verified: true, Pending: false, WasPending: wasPending };
       } finally {
         if (!attempt.settled) await attempt.settle('not-a-guess');

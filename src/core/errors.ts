@@ -36,6 +36,14 @@ export const ERROR_CODES = {
   FILE_UNREADABLE: 'INVALID_INPUT',
   INPUT_TOO_LARGE: 'INVALID_INPUT',
   NAME_IMMUTABLE: 'INVALID_INPUT',
+  /** HTTP: the request was not received in time. */
+  REQUEST_TIMEOUT: 'INVALID_INPUT',
+  /** HTTP: the request line and headers are over the limit. */
+  HEADERS_TOO_LARGE: 'INVALID_INPUT',
+  /** HTTP: the URL is too long. */
+  URI_TOO_LONG: 'INVALID_INPUT',
+  /** HTTP: malformed framing (Content-Length and Transfer-Encoding together, a bad length…). */
+  BAD_REQUEST: 'INVALID_INPUT',
   TYPE_IMMUTABLE: 'INVALID_INPUT',
   // lookups
   CONFIG_NOT_FOUND: 'NOT_FOUND',

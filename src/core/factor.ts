@@ -28,11 +28,21 @@ export type FactorPrompt =
       code: CodePrompt;
     };
 
-/** A question for a code: a valid answer matches `pattern` (or is a recovery code); `hint` says what is expected. */
+/**
+ * A question for a code: a valid answer is `min`–`max` characters of `chars` (or a recovery code); `hint` says
+ * what is expected. Declarative, not a regular expression: a server's prompt must not be able to hang a terminal.
+ */
 export interface CodePrompt {
   message: string;
-  pattern: string;
+  chars: 'digits' | 'alphanumeric';
+  min: number;
+  max: number;
   hint: string;
+}
+
+/** The answers a code prompt takes (recovery codes aside). */
+export function codeShape(c: Pick<CodePrompt, 'chars' | 'min' | 'max'>): RegExp {
+  return new RegExp(`^[${c.chars === 'digits' ? '0-9' : 'A-Za-z0-9'}]{${c.min},${c.max}}$`);
 }
 
 export interface FactorSubject {
@@ -70,7 +80,8 @@ export interface VerifyRequest {
   method: ProviderMethod | undefined;
   /** Asks on a terminal (absent: not interactive). A recovery code typed there comes back as one. */
   choose?: (prompt: FactorPrompt) => Promise<MfaMethod>;
-  now: Date;
+  /** The time, read when the code is checked (after any prompt: a code typed a minute later is of a later step). */
+  now: () => Date;
   /** Absolute deadline (ms since epoch, by the clock) for the whole exchange. */
   deadline: number;
   signal?: AbortSignal;

@@ -3,6 +3,7 @@
 
 import { SsrunError } from './errors.js';
 import type { FactorRegistry } from './factor.js';
+import type { Limits } from './lockout.js';
 import { principalPath, type Principal, type PrincipalType, type StoredConfig } from './model.js';
 import type { Clock, Crypto, Store, StoreOps } from './ports.js';
 import { sanitizeLine, shown, validateConfigName, validatePrincipalName } from './validate.js';
@@ -22,6 +23,8 @@ export interface SsrunDeps {
   actor?: { principal: string; source: string };
   /** How long a session token lives (default one hour). */
   sessionTtlMs?: number;
+  /** Failures that lock a principal from one address, and from all (default 5 and 50). */
+  lockout?: Limits;
 }
 
 export interface ConfigView {
@@ -40,8 +43,11 @@ export interface PrincipalView {
   Mfa: { Config: string; Type: string; ProviderUserId: string; Pending?: boolean } | null;
   CreatedAt?: string;
   UpdatedAt?: string;
+  /** Failures from every address together, and the latest lock (from any address). */
   FailedAttempts?: number;
   LockedUntil?: string | null;
+  /** `get -v` of one principal: the counters by client address. */
+  Lockout?: { Address: string; FailedAttempts: number; LockedUntil: string | null }[];
 }
 
 export type Outcome = 'allowed' | 'denied' | 'error' | 'ok';

@@ -1,4 +1,4 @@
-// Throttling of guesses, per principal (S12). Pure: takes the stored state and the time, returns the state
+// Throttling of guesses, per principal and client address (S12, S26). Pure: takes the stored state and the time, returns the state
 // to save. An attempt is registered as *in flight* before its credentials are checked, so N parallel attempts
 // cannot slip past the limit: an attempt proceeds only while settled failures plus attempts in flight stay
 // under the limit; otherwise it waits (bounded) for those in flight to settle. A settled failure counts; five
@@ -24,26 +24,63 @@ export type AttemptDecision =
  * Whether an attempt may start, given the settled state and how many attempts are in flight. After a lock
  * expires, one probe at a time may run (its failure locks again at once).
  */
-export function beginAttempt(state: AuthState, inFlight: number, now: Date): AttemptDecision {
+export function beginAttempt(state: AuthState, inFlight: number, now: Date, limit = MAX_FAILURES): AttemptDecision {
   if (state.lockedUntil && Date.parse(state.lockedUntil) > now.getTime()) {
     return { decision: 'locked', until: state.lockedUntil, failedCount: state.failedCount };
   }
-  if (inFlight === 0 || state.failedCount + inFlight < MAX_FAILURES) return { decision: 'proceed' };
+  if (inFlight === 0 || state.failedCount + inFlight < limit) return { decision: 'proceed' };
   return { decision: 'wait' };
 }
 
 export type AttemptOutcome = 'success' | 'failure' | 'not-a-guess';
 
 /** The state after an attempt settles. */
-export function settle(state: AuthState, outcome: AttemptOutcome, now: Date): AuthState {
+export function settle(state: AuthState, outcome: AttemptOutcome, now: Date, limit = MAX_FAILURES): AuthState {
   if (outcome === 'success') return { failedCount: 0, lockedUntil: null };
   if (outcome === 'not-a-guess') return state;
   const failedCount = state.failedCount + 1;
-  const lockedUntil = failedCount >= MAX_FAILURES ? new Date(now.getTime() + LOCK_MINUTES * 60_000).toISOString() : null;
+  const lockedUntil = failedCount >= limit ? new Date(now.getTime() + LOCK_MINUTES * 60_000).toISOString() : null;
   return { failedCount, lockedUntil };
 }
 
-/** How long an attempt stays in flight at most (a crashed process's attempt is then forgotten). */
-export function attemptLifetimeMs(timeoutMs: number): number {
-  return timeoutMs + 5 * 60_000;
+/**
+ * An attempt in flight is a lease: short while its password is checked, extended once the password was right
+ * (for the second factor's own timeout). A lease that expires counts as a failure (its process died or was
+ * stopped, and its guess may have been seen): it cannot be used to hold the allowance for free.
+ */
+export const PASSWORD_LEASE_MS = 120_000;
+export const lease = (timeoutMs: number) => timeoutMs + 60_000;
+
+// ---- two scopes: one client address, and every address together (S26) ------------------------------------
+
+/** How many settled failures lock a principal: from one address, and from all addresses together. */
+export interface Limits {
+  perAddress: number;
+  anywhere: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { perAddress: MAX_FAILURES, anywhere: 50 };
+
+/** The state of a principal seen from one address, and from every address. */
+export interface Throttle {
+  here: AuthState;
+  all: AuthState;
+}
+
+export type ScopedDecision =
+  | { decision: 'locked'; until: string; failedCount: number; everywhere: boolean }
+  | { decision: 'wait' }
+  | { decision: 'proceed' };
+
+/** Both scopes must let the attempt start; a lock of either refuses it, a full allowance of either makes it wait. */
+export function beginScoped(t: Throttle, inFlight: { here: number; all: number }, now: Date, limits: Limits): ScopedDecision {
+  const all = beginAttempt(t.all, inFlight.all, now, limits.anywhere);
+  if (all.decision === 'locked') return { ...all, everywhere: true };
+  const here = beginAttempt(t.here, inFlight.here, now, limits.perAddress);
+  if (here.decision === 'locked') return { ...here, everywhere: false };
+  return here.decision === 'wait' || all.decision === 'wait' ? { decision: 'wait' } : { decision: 'proceed' };
+}
+
+export function settleScoped(t: Throttle, outcome: AttemptOutcome, now: Date, limits: Limits): Throttle {
+  return { here: settle(t.here, outcome, now, limits.perAddress), all: settle(t.all, outcome, now, limits.anywhere) };
 }

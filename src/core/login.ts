@@ -6,6 +6,7 @@ import type { Attempt, Attempts } from './attempts.js';
 import { ERROR_CODES, SsrunError } from './errors.js';
 import { DENIED_MESSAGE, type FactorDenial, type FactorPrompt, type ProviderMethod } from './factor.js';
 import { DAY_MS, DEFAULT_MFA_TIMEOUT_MS, type Kit } from './kit.js';
+import { lease } from './lockout.js';
 import { principalPath, type MfaMethod, type Principal, type PrincipalType } from './model.js';
 import type { PolicyChecks } from './policy-checks.js';
 import { describeFactors } from './policy.js';
@@ -64,19 +65,22 @@ interface Ctx {
   recovery: Recovery;
 }
 
+const LEASE_LOST: FactorDenial = { code: 'AUTH_DENIED', message: DENIED_MESSAGE, reason: 'the attempt outlived its lease', counted: false };
+
 const isUsage = (e: unknown): e is SsrunError => e instanceof SsrunError && ERROR_CODES[e.code] === 'INVALID_INPUT';
 
 
-async function credentials({ kit }: Ctx, req: LoginRequest, path: string, attempt: Attempt | undefined): Promise<Principal> {
+/** The password or API key; an unknown name costs the same hash and is counted and answered the same (S11, S26). */
+async function credentials({ kit }: Ctx, req: LoginRequest, name: string, path: string, attempt: Attempt, timeoutMs: number): Promise<Principal> {
   const { crypto, store } = kit;
-  const principal = attempt?.principal;
+  const principal = await store.getPrincipal(req.type, name);
   const ok =
     req.type === 'user'
       ? await crypto.verifyPassword(req.secret, principal?.credential ?? null)
       : crypto.equalDigests(crypto.digestToken(req.secret), principal?.credential ?? crypto.digestToken('\0no-such-application'));
-  if (principal && attempt && ok) return principal;
-  if (attempt) await attempt.settle('failure', (tx) => kit.audit(tx, path, 'login', 'denied', 'wrong credentials'));
-  else await store.write((tx) => kit.audit(tx, path, 'login', 'denied', 'unknown principal'));
+  // The second factor may take its own timeout: the lease grows, unless it ran out meanwhile (then refused).
+  if (principal && ok && (await attempt.extend(lease(timeoutMs)))) return principal;
+  await attempt.settle('failure', (tx) => kit.audit(tx, path, 'login', 'denied', !principal ? 'unknown principal' : ok ? 'the attempt outlived its lease' : 'wrong credentials'));
   throw new SsrunError('AUTH_DENIED', DENIED_MESSAGE);
 }
 
@@ -188,16 +192,17 @@ async function finish({ kit }: Ctx, path: string, p: Principal, attempt: Attempt
   const denial = await store.write(async (tx) => {
     const d = step.commit ? await step.commit(tx) : undefined;
     if (d) return d;
-    await attempt.settleIn(tx, 'success');
+    // An attempt whose lease ran out is refused, its failure counted (settleIn audits it).
+    if (!(await attempt.settleIn(tx, 'success'))) return LEASE_LOST;
     if (verifiedMfa) await tx.setLastMfa(p.id, now.toISOString());
     await tx.insertSession({ tokenHash: crypto.digestToken(token), principalId: p.id, epoch: p.epoch, factor: step.factor, createdAt: now.toISOString(), expiresAt });
     await kit.audit(tx, path, 'login', 'allowed', step.detail);
     return undefined;
   });
-  if (denial) {
-    await attempt.settle(denial.counted ? 'failure' : 'not-a-guess', (tx) => kit.audit(tx, path, 'login', 'denied', denial.reason));
-    throw new SsrunError(denial.code, denial.message);
-  }
+  if (denial === LEASE_LOST) attempt.committed();
+  else if (denial) await attempt.settle(denial.counted ? 'failure' : 'not-a-guess', (tx) => kit.audit(tx, path, 'login', 'denied', denial.reason));
+  else attempt.committed();
+  if (denial) throw new SsrunError(denial.code, denial.message);
   return {
     Principal: path,
     Factor: step.factor,
@@ -218,12 +223,12 @@ export function loginOf(kit: Kit, attempts: Attempts, checks: PolicyChecks, veri
     // The shape every provider could read, before anything is counted; which one reads it comes after the password.
     if (req.mfa !== undefined) checkMfaShape(req.mfa, (raw) => all().some((f) => f.accepts(raw)), all().map((f) => f.methodHelp));
     const timeoutMs = req.timeoutMs ?? DEFAULT_MFA_TIMEOUT_MS;
-    const attempt = await attempts.begin((tx) => tx.getPrincipal(req.type, name), path, 'login', timeoutMs);
+    const attempt = await attempts.begin(path, 'login', timeoutMs, req.signal);
     try {
-      const principal = await credentials(c, req, path, attempt);
-      return await finish(c, path, principal, attempt!, await secondFactor(c, req, path, principal, attempt!, timeoutMs));
+      const principal = await credentials(c, req, name, path, attempt, timeoutMs);
+      return await finish(c, path, principal, attempt, await secondFactor(c, req, path, principal, attempt, timeoutMs));
     } finally {
-      if (attempt && !attempt.settled) await attempt.settle('not-a-guess');
+      if (!attempt.settled) await attempt.settle('not-a-guess');
     }
   };
 }

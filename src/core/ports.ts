@@ -1,6 +1,7 @@
 // The ports the core depends on. Adapters live outside core/ (store/, providers/, crypto/). The factor port
 // is in factor.ts.
 
+import type { Throttle } from './lockout.js';
 import type { AuditEntry, AuditRecord, Authorization, ConfigType, Effect, Group, MfaConfig, Operation, Policy, Principal, PrincipalType, Session, StoredConfig } from './model.js';
 
 /** A policy target resolved to the row it names. */
@@ -67,13 +68,22 @@ export interface StoreOps {
   useRecoveryCode(principalId: string, digest: string, at: string): Promise<boolean>;
   recoveryCodesLeft(principalId: string): Promise<number>;
 
-  /** Saves the lockout state computed by the core. */
-  saveAuthState(principalId: string, failedCount: number, lockedUntil: string | null): Promise<void>;
-  /** Attempts of the principal still in flight (not yet settled, not expired at `now`); drops expired ones. */
-  countAttempts(principalId: string, now: string): Promise<number>;
-  insertAttempt(id: string, principalId: string, expiresAt: string): Promise<void>;
-  /** Settles an attempt; false when it was no longer there (expired and dropped). */
-  deleteAttempt(id: string): Promise<boolean>;
+  /** The lockout state of a subject (a principal path in lower case, known or not) from one address and from all. */
+  getThrottle(subject: string, address: string): Promise<Throttle>;
+  saveThrottle(subject: string, address: string, throttle: Throttle, at: string): Promise<void>;
+  /** The subject's counters by address (`*`: every address together). */
+  listThrottle(subject: string): Promise<{ address: string; failedCount: number; lockedUntil: string | null }[]>;
+  /** Forgets the subject's counters and locks (`user unlock`); how many rows went. */
+  clearThrottle(subject: string): Promise<number>;
+  /** Forgets counters with no lock in force at `now` and no failure since `before`. */
+  sweepThrottle(before: string, now: string): Promise<number>;
+  /** The subject's attempts in flight, from this address and from all; the expired leases are removed and returned. */
+  countAttempts(subject: string, address: string, now: string): Promise<{ here: number; all: number; expired: { address: string }[] }>;
+  insertAttempt(id: string, subject: string, address: string, expiresAt: string): Promise<void>;
+  /** Extends a lease still live at `now`; false when it expired or is gone. */
+  extendAttempt(id: string, now: string, expiresAt: string): Promise<boolean>;
+  /** Ends an attempt: `live` when its lease held until `now`, `expired` when it had run out, `gone` when already removed. */
+  deleteAttempt(id: string, now: string): Promise<'live' | 'expired' | 'gone'>;
 
   insertSession(session: Session): Promise<void>;
   deleteSession(tokenHash: string): Promise<boolean>;

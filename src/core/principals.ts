@@ -1,6 +1,7 @@
 // Users and applications: `init`, `user …`, `application …`. Passwords are hashed before any transaction
 // opens (a hash is slow), then the write re-checks what it read.
 
+import { subjectOf, type Attempts } from './attempts.js';
 import { SsrunError } from './errors.js';
 import { ROOT_USER, byName, isRoot, pathOf, principalView, type Kit, type PrincipalView } from './kit.js';
 import { principalPath, type Principal, type PrincipalType } from './model.js';
@@ -8,7 +9,7 @@ import { MIN_ROOT_PASSWORD_CHARS, shown, validatePassword, validatePrincipalName
 
 const ALREADY = 'this store is already initialized (root has a password)';
 
-export function principalUseCases(kit: Kit) {
+export function principalUseCases(kit: Kit, attempts: Attempts) {
   const { store, crypto } = kit;
 
   function createPrincipal(type: PrincipalType, name: string, credential: string | null): Promise<Principal> {
@@ -27,6 +28,15 @@ export function principalUseCases(kit: Kit) {
       await kit.audit(tx, pathOf(p), `${type}.delete`, 'ok', p.assignment ? `assignment to ${p.assignment.configName} removed` : '');
       return { Deleted: pathOf(p), MfaAssignmentRemoved: p.assignment !== null };
     });
+  }
+
+  /** One principal; verbose adds its lockout counters by client address (`*`: all addresses together). */
+  async function getOne(type: PrincipalType, name: string, verbose?: boolean): Promise<PrincipalView> {
+    const p = await kit.requirePrincipal(store, type, name);
+    const view = principalView(p, verbose);
+    if (!verbose) return view;
+    const rows = await store.listThrottle(subjectOf(pathOf(p)));
+    return { ...view, Lockout: rows.map((r) => ({ Address: r.address === '*' ? 'all addresses' : r.address, FailedAttempts: r.failedCount, LockedUntil: r.lockedUntil })) };
   }
 
   const list = async (type: PrincipalType, verbose?: boolean) => (await store.listPrincipals(type)).map((p) => principalView(p, verbose)).sort(byName);
@@ -57,7 +67,15 @@ export function principalUseCases(kit: Kit) {
 
     listUsers: async (opts: { verbose?: boolean } = {}): Promise<PrincipalView[]> => list('user', opts.verbose),
 
-    getUser: async (name: string, opts: { verbose?: boolean } = {}): Promise<PrincipalView> => principalView(await kit.requirePrincipal(store, 'user', name), opts.verbose),
+    getUser: (name: string, opts: { verbose?: boolean } = {}): Promise<PrincipalView> => getOne('user', name, opts.verbose),
+
+    /** `user unlock`: forgets the user's failures and locks, from every address (audited). */
+    async unlockUser(name: string) {
+      const p = await kit.requirePrincipal(store, 'user', name);
+      const cleared = await attempts.unlock(pathOf(p));
+      await store.write((tx) => kit.audit(tx, pathOf(p), 'user.unlock', 'ok', `${cleared} lockout counter${cleared === 1 ? '' : 's'} cleared`));
+      return { Principal: pathOf(p), Unlocked: true, CountersCleared: cleared };
+    },
 
     async deleteUser(name: string) {
       if (validatePrincipalName(name, 'user').toLowerCase() === ROOT_USER) throw new SsrunError('ROOT_PROTECTED', 'root cannot be deleted');
@@ -88,7 +106,7 @@ export function principalUseCases(kit: Kit) {
 
     listApplications: async (opts: { verbose?: boolean } = {}): Promise<PrincipalView[]> => list('application', opts.verbose),
 
-    getApplication: async (name: string, opts: { verbose?: boolean } = {}): Promise<PrincipalView> => principalView(await kit.requirePrincipal(store, 'application', name), opts.verbose),
+    getApplication: (name: string, opts: { verbose?: boolean } = {}): Promise<PrincipalView> => getOne('application', name, opts.verbose),
 
     deleteApplication: async (name: string) => deletePrincipal('application', name),
   };

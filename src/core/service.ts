@@ -8,6 +8,7 @@ import { configUseCases } from './configs.js';
 import { enrolmentUseCases } from './enrolment.js';
 import { groupUseCases } from './groups.js';
 import { createKit, type SsrunDeps } from './kit.js';
+import { DEFAULT_LIMITS } from './lockout.js';
 import { loginOf } from './login.js';
 import { policyUseCases } from './policies.js';
 import { policyChecks } from './policy-checks.js';
@@ -25,7 +26,7 @@ export type { WhoAmI } from './sessions.js';
 export function createSsrun(deps: SsrunDeps) {
   const kit = createKit(deps);
   const checks = policyChecks(kit);
-  const attempts = attemptsOf(kit);
+  const attempts = attemptsOf(kit, deps.lockout ?? DEFAULT_LIMITS);
   const verification = verificationOf(kit);
   const recovery = recoveryOf(kit);
   const sessions = sessionsOf(kit, checks);
@@ -33,7 +34,7 @@ export function createSsrun(deps: SsrunDeps) {
     ...configUseCases(kit, checks),
     ...enrolmentUseCases(kit, attempts, verification),
     recoveryCodes: recovery.recoveryCodes,
-    ...principalUseCases(kit),
+    ...principalUseCases(kit, attempts),
     login: loginOf(kit, attempts, checks, verification, recovery),
     ...sessions,
     ...authorizationUseCases(kit),
@@ -46,4 +47,4 @@ export function createSsrun(deps: SsrunDeps) {
 export type Ssrun = ReturnType<typeof createSsrun>;
 
 /** What a command line needs: the embedded service, or the remote client over a server's HTTP API. */
-export type SsrunApi = Omit<Ssrun, 'authenticate' | 'authorize' | 'refuse' | 'noteRefusal'>;
+export type SsrunApi = Omit<Ssrun, 'authenticate' | 'authorize' | 'refuse' | 'noteRefusal' | 'visible'>;

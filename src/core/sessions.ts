@@ -55,9 +55,23 @@ export function sessionsOf(kit: Kit, checks: PolicyChecks) {
     );
   }
 
+  /**
+   * For the lists a caller may read: whether it may see each child. Deny wins on lists too: a child covered by
+   * a deny rule of the caller is left out (root sees everything).
+   */
+  async function visible(caller: Caller): Promise<(resource: string) => boolean> {
+    if (caller.isRoot) return () => true;
+    const rules = await store.listAuthorizations(caller.principalId);
+    return (resource) => {
+      const d = decide(rules, 'read', resource);
+      return d.allowed || d.rule === null;
+    };
+  }
+
   return {
     authenticate,
     authorize,
+    visible,
 
     /** Records a request refused before any use case ran (no valid token, rate limit). */
     async noteRefusal(action: string, principal: string, detail: string): Promise<void> {

@@ -12,17 +12,25 @@ const MAX_OPTION_CHARS = 1024;
 const CONFIG_NAME_RE = /^[A-Za-z0-9 ._@+-]{1,120}$/;
 const PRINCIPAL_NAME_RE = /^[A-Za-z0-9._@+-]{1,120}$/;
 
-/** Quote a value received from outside for a message: JSON escaping removes CR/LF and terminal escapes. */
+/**
+ * What must never reach a terminal or the audit as itself (S24, S25): C0 and C1 controls, DEL, the line and
+ * paragraph separators, and the bidirectional controls and marks (a name must not read as another sentence).
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const escapeUnsafe = (text: string) => text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** Quote a value received from outside for a message: JSON quoting, with every unsafe character escaped. */
 export function shown(value: unknown, max = 60): string {
   let s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
   if (s.length > max) s = `${s.slice(0, max)}…`;
-  return JSON.stringify(s);
+  // JSON.stringify escapes the C0 controls; the bidirectional ones and C1 are escaped here.
+  return escapeUnsafe(JSON.stringify(s));
 }
 
-/** Escape text from outside (Duo status_msg, names) for a terminal or a log line: no CR/LF, no escapes. */
+/** Escape text from outside (Duo status_msg, names, paths) for a terminal or a log line: no CR/LF, escapes or bidi. */
 export function sanitizeLine(text: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const clean = escapeUnsafe(text);
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 

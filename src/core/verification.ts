@@ -34,7 +34,7 @@ export function verificationOf(kit: Kit) {
         state,
         method: req.method,
         choose: req.choose,
-        now: kit.clock.now(),
+        now: () => kit.clock.now(),
         deadline: req.deadline,
         signal: req.signal,
         onProgress: req.onProgress,

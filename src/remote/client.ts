@@ -5,7 +5,7 @@
 
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { SsrunError } from '../core/errors.js';
-import type { FactorPrompt } from '../core/factor.js';
+import type { CodePrompt, FactorPrompt } from '../core/factor.js';
 import type { EnrollmentNotice, LoginRequest, LoginResult, SsrunApi } from '../core/service.js';
 import { sanitizeLine } from '../core/validate.js';
 import { API_BASE, NDJSON, errorFromBody } from './protocol.js';
@@ -47,21 +47,17 @@ function transportError(e: NodeJS.ErrnoException, target: RemoteTarget): SsrunEr
   return new SsrunError('SERVER_UNAVAILABLE', `cannot reach the ssrun server at ${target.url} (${code}); nothing was changed`);
 }
 
-const FALLBACK_PROMPT: FactorPrompt = { kind: 'code', code: { message: 'Code:', pattern: '^[A-Za-z0-9]{1,64}$', hint: 'a code is 1–64 letters and digits; a recovery code is xxxx-xxxx-xxxx' } };
+const FALLBACK_PROMPT: FactorPrompt = { kind: 'code', code: { message: 'Code:', chars: 'alphanumeric', min: 1, max: 64, hint: 'a code is 1–64 letters and digits; a recovery code is xxxx-xxxx-xxxx' } };
 
 /** The question a server sent with MFA_REQUIRED, checked and escaped (it is text from outside); a fallback else. */
 export function promptFrom(raw: unknown): FactorPrompt {
   const text = (v: unknown, max = 120) => (typeof v === 'string' && v.length <= max ? sanitizeLine(v, max) : undefined);
-  const code = (c: unknown) => {
+  const length = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 64 ? v : undefined);
+  const code = (c: unknown): CodePrompt | undefined => {
     const o = c as Record<string, unknown> | null;
-    const [message, pattern, hint] = [text(o?.message), text(o?.pattern, 200), text(o?.hint, 200)];
-    if (!message || !pattern || !hint) return undefined;
-    try {
-      new RegExp(pattern);
-    } catch {
-      return undefined;
-    }
-    return { message, pattern, hint };
+    const [message, hint, min, max] = [text(o?.message), text(o?.hint, 200), length(o?.min), length(o?.max)];
+    const chars = o?.chars === 'digits' || o?.chars === 'alphanumeric' ? o.chars : undefined;
+    return message && hint && chars && min && max && min <= max ? { message, chars, min, max, hint } : undefined;
   };
   const p = raw as Record<string, unknown> | null;
   if (p?.kind === 'code') {
@@ -233,6 +229,7 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
     getUser: (name, o = {}) => call('GET', `/users/${enc(name)}`, { query: { verbose: o.verbose } }),
     deleteUser: (name) => call('DELETE', `/users/${enc(name)}`),
     setPassword: (name, password) => call('PUT', `/users/${enc(name)}/password`, { body: { password } }),
+    unlockUser: (name) => call('POST', `/users/${enc(name)}/unlock`),
     createApplication: (name) => call('POST', '/applications', { body: { name } }),
     listApplications: (o = {}) => call('GET', '/applications', { query: { verbose: o.verbose } }),
     getApplication: (name, o = {}) => call('GET', `/applications/${enc(name)}`, { query: { verbose: o.verbose } }),

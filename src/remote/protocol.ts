@@ -14,6 +14,9 @@ export interface ErrorBody {
 
 const SPECIAL: Partial<Record<ErrorCode, number>> = {
   INPUT_TOO_LARGE: 413,
+  REQUEST_TIMEOUT: 408,
+  URI_TOO_LONG: 414,
+  HEADERS_TOO_LARGE: 431,
   RATE_LIMITED: 429,
   UNAUTHENTICATED: 401,
   SESSION_EXPIRED: 401,

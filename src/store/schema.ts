@@ -111,12 +111,25 @@ export const MIGRATIONS: string[] = [
      first_applied_at TEXT NOT NULL
    ) STRICT;
    ALTER TABLE principals ADD COLUMN last_mfa_at TEXT;`,
-  // 5: login attempts in flight (S12: counted before they are checked; expired when their process died).
-  `CREATE TABLE attempts (
+  // 5: the lockout per (principal, client address) and per principal, for known and unknown names alike; login
+  //    attempts in flight as leases (S12, S26). Counters kept by principals before move to every address ('*').
+  `CREATE TABLE throttle (
+     subject TEXT NOT NULL,
+     address TEXT NOT NULL,
+     failed_count INTEGER NOT NULL DEFAULT 0,
+     locked_until TEXT,
+     last_failure_at TEXT,
+     PRIMARY KEY (subject, address)
+   ) STRICT;
+   CREATE TABLE attempts (
      id TEXT PRIMARY KEY,
-     principal_id TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+     subject TEXT NOT NULL,
+     address TEXT NOT NULL,
      expires_at TEXT NOT NULL
    ) STRICT;
-   CREATE INDEX attempts_by_principal ON attempts(principal_id, expires_at);`,
+   CREATE INDEX attempts_by_subject ON attempts(subject, address);
+   INSERT INTO throttle (subject, address, failed_count, locked_until)
+     SELECT lower('principal/internal/' || type || '/' || name), '*', failed_count, locked_until FROM principals
+     WHERE failed_count > 0 OR locked_until IS NOT NULL;`,
 ];
 

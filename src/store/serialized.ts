@@ -14,6 +14,9 @@ import type { SyncOps } from './sqlite-ops.js';
 
 type Database = DatabaseConstructor.Database;
 
+/** The longest a transaction may stay open (they hold the write lock; none needs more than milliseconds). */
+export const WRITE_DEADLINE_MS = 30_000;
+
 export function serialized(db: Database, ops: SyncOps, path: string): Store {
   let active: Promise<void> | undefined;
 
@@ -50,15 +53,29 @@ export function serialized(db: Database, ops: SyncOps, path: string): Store {
       if (!open) throw misuse('a transaction was used after it ended');
       return undefined;
     });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A transaction that does not finish is a bug (a slow call inside, or the outer store waiting for this
+    // one): it is rolled back and reported instead of holding the write lock for ever.
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(misuse(`a transaction did not finish within ${WRITE_DEADLINE_MS / 1000} s; rolled back`)), WRITE_DEADLINE_MS);
+      timer.unref?.();
+    });
     try {
       run(() => db.exec('BEGIN IMMEDIATE'));
-      const result = await fn(tx);
+      const result = await Promise.race([fn(tx), stuck]);
+      open = false;
       run(() => db.exec('COMMIT'));
       return result;
     } catch (e) {
-      if (db.inTransaction) db.exec('ROLLBACK');
+      open = false;
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // the error that made us roll back is the one to report
+      }
       throw translateStoreError(e, path);
     } finally {
+      clearTimeout(timer);
       open = false;
       active = undefined;
       release();

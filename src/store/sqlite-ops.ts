@@ -98,7 +98,13 @@ function rows(db: Database, dataKey: Buffer) {
     UpdatedAt: r.updated_at,
   });
 
-  const PRINCIPAL_SELECT = `SELECT p.*, c.name AS config_name, c.type AS config_type, a.provider_user_id, a.assigned_at, a.pending
+  // The lockout counters live in `throttle`, by subject (the principal's path in lower case) and address: a
+  // principal shows its count from every address ('*') and its latest lock from any.
+  const SUBJECT = `lower('principal/internal/' || p.type || '/' || p.name)`;
+  const PRINCIPAL_SELECT = `SELECT p.id, p.type, p.name, p.credential, p.epoch, p.last_mfa_at, p.created_at, p.updated_at,
+      coalesce((SELECT t.failed_count FROM throttle t WHERE t.subject = ${SUBJECT} AND t.address = '*'), 0) AS failed_count,
+      (SELECT max(t.locked_until) FROM throttle t WHERE t.subject = ${SUBJECT}) AS locked_until,
+      c.name AS config_name, c.type AS config_type, a.provider_user_id, a.assigned_at, a.pending
     FROM principals p LEFT JOIN assignments a ON a.principal_id = p.id LEFT JOIN mfa_configs c ON c.id = a.config_id`;
 
   function toPrincipal(r: PrincipalRow): Principal {
@@ -194,13 +200,6 @@ function principalOps(r: Rows) {
       raiseEpoch(principalId, at);
     },
     deletePrincipal: (principalId) => void stmt(`DELETE FROM principals WHERE id = ?`).run(principalId),
-    saveAuthState: (principalId, failedCount, lockedUntil) => void stmt(`UPDATE principals SET failed_count = ?, locked_until = ? WHERE id = ?`).run(failedCount, lockedUntil, principalId),
-    countAttempts: (principalId, now) => {
-      stmt(`DELETE FROM attempts WHERE principal_id = ? AND expires_at <= ?`).run(principalId, now);
-      return stmt(`SELECT count(*) FROM attempts WHERE principal_id = ?`).pluck().get(principalId) as number;
-    },
-    insertAttempt: (id, principalId, expiresAt) => void stmt(`INSERT INTO attempts (id, principal_id, expires_at) VALUES (?, ?, ?)`).run(id, principalId, expiresAt),
-    deleteAttempt: (id) => stmt(`DELETE FROM attempts WHERE id = ?`).run(id).changes === 1,
 
     setLastMfa: (principalId, at) => void stmt(`UPDATE principals SET last_mfa_at = ? WHERE id = ?`).run(at, principalId),
   } satisfies Partial<SyncOps>;
@@ -343,8 +342,50 @@ function groupOps(r: Rows) {
   } satisfies Partial<SyncOps>;
 }
 
+function throttleOps({ stmt }: Rows) {
+  type Row = { failed_count: number; locked_until: string | null };
+  const read = (subject: string, address: string) => {
+    const r = stmt(`SELECT failed_count, locked_until FROM throttle WHERE subject = ? AND address = ?`).get(subject, address) as Row | undefined;
+    return { failedCount: r?.failed_count ?? 0, lockedUntil: r?.locked_until ?? null };
+  };
+  const write = (subject: string, address: string, s: { failedCount: number; lockedUntil: string | null }, at: string) => {
+    if (s.failedCount === 0 && s.lockedUntil === null) return void stmt(`DELETE FROM throttle WHERE subject = ? AND address = ?`).run(subject, address);
+    stmt(`INSERT INTO throttle (subject, address, failed_count, locked_until, last_failure_at) VALUES (?, ?, ?, ?, ?)
+          ON CONFLICT (subject, address) DO UPDATE SET failed_count = excluded.failed_count, locked_until = excluded.locked_until, last_failure_at = excluded.last_failure_at`)
+      .run(subject, address, s.failedCount, s.lockedUntil, at);
+  };
+  return {
+    getThrottle: (subject, address) => ({ here: read(subject, address), all: read(subject, '*') }),
+    saveThrottle: (subject, address, t, at) => {
+      write(subject, address, t.here, at);
+      write(subject, '*', t.all, at);
+    },
+    listThrottle: (subject) =>
+      (stmt(`SELECT address, failed_count, locked_until FROM throttle WHERE subject = ? ORDER BY address = '*' DESC, address`).all(subject) as (Row & { address: string })[])
+        .map((r) => ({ address: r.address, failedCount: r.failed_count, lockedUntil: r.locked_until })),
+    clearThrottle: (subject) => stmt(`DELETE FROM throttle WHERE subject = ?`).run(subject).changes,
+    sweepThrottle: (before, now) =>
+      stmt(`DELETE FROM throttle WHERE (locked_until IS NULL OR locked_until <= ?) AND (last_failure_at IS NULL OR last_failure_at < ?)`).run(now, before).changes,
+    countAttempts: (subject, address, now) => {
+      const expired = stmt(`SELECT address FROM attempts WHERE subject = ? AND expires_at <= ?`).all(subject, now) as { address: string }[];
+      if (expired.length) stmt(`DELETE FROM attempts WHERE subject = ? AND expires_at <= ?`).run(subject, now);
+      const here = stmt(`SELECT count(*) FROM attempts WHERE subject = ? AND address = ?`).pluck().get(subject, address) as number;
+      const all = stmt(`SELECT count(*) FROM attempts WHERE subject = ?`).pluck().get(subject) as number;
+      return { here, all, expired };
+    },
+    insertAttempt: (id, subject, address, expiresAt) => void stmt(`INSERT INTO attempts (id, subject, address, expires_at) VALUES (?, ?, ?, ?)`).run(id, subject, address, expiresAt),
+    extendAttempt: (id, now, expiresAt) => stmt(`UPDATE attempts SET expires_at = ? WHERE id = ? AND expires_at > ?`).run(expiresAt, id, now).changes === 1,
+    deleteAttempt: (id, now) => {
+      const expires = stmt(`SELECT expires_at FROM attempts WHERE id = ?`).pluck().get(id) as string | undefined;
+      if (expires === undefined) return 'gone';
+      stmt(`DELETE FROM attempts WHERE id = ?`).run(id);
+      return expires > now ? 'live' : 'expired';
+    },
+  } satisfies Partial<SyncOps>;
+}
+
 /** The store's operations, synchronous (better-sqlite3); serialized.ts makes them the async port. */
 export function sqliteOps(db: Database, dataKey: Buffer): SyncOps {
   const r = rows(db, dataKey);
-  return { ...configOps(r), ...principalOps(r), ...assignmentOps(r), ...sessionOps(r), ...groupOps(r) };
+  return { ...configOps(r), ...principalOps(r), ...throttleOps(r), ...assignmentOps(r), ...sessionOps(r), ...groupOps(r) };
 }

@@ -252,11 +252,14 @@ describe('M2: Options.CaFile is read only when it is a regular file holding a ce
     execFileSync('mkfifo', [fifo]);
     const noPem = join(dir, 'not-a-ca.pem');
     writeFileSync(noPem, 'this is no certificate\n');
+    // One answer whatever the cause (issue: a caller must not learn which server paths exist).
+    const why = 'is not a readable PEM file';
     const cases: [string, string, string][] = [
-      ['ca-fifo', fifo, 'is not a regular file'],
-      ['ca-dir', dir, 'is not a regular file'],
-      ['ca-zero', '/dev/zero', 'is not a regular file'],
-      ['ca-nopem', noPem, 'holds no PEM certificate'],
+      ['ca-fifo', fifo, why],
+      ['ca-dir', dir, why],
+      ['ca-zero', '/dev/zero', why],
+      ['ca-nopem', noPem, why],
+      ['ca-missing', join(dir, 'no-such-file.pem'), why],
     ];
     // Through the API body: the CLI's `mfa create` checks CaFile on the client already.
     for (const [name, path] of cases) await api('POST', '/multi_factor', { Type: 'duo', Name: name, Options: fake.options({ CaFile: path }) });

@@ -65,17 +65,18 @@ describe('serialized SQLite store', () => {
 
   it('50 read-modify-write transactions at once lose no update', async () => {
     const { store } = open();
-    const p = await store.insertPrincipal('user', 'counter', null, at);
+    const subject = 'principal/internal/user/counter';
     await Promise.all(
       Array.from({ length: 50 }, () =>
         store.write(async (t) => {
-          const cur = (await t.getPrincipalById(p.id))!;
+          const cur = await t.getThrottle(subject, 'cli');
           await new Promise((r) => setImmediate(r)); // yield inside: another transaction must not slip in
-          await t.saveAuthState(p.id, cur.failedCount + 1, null);
+          const next = { failedCount: cur.here.failedCount + 1, lockedUntil: null };
+          await t.saveThrottle(subject, 'cli', { here: next, all: next }, at);
         }),
       ),
     );
-    expect((await store.getPrincipalById(p.id))!.failedCount).toBe(50);
+    expect((await store.getThrottle(subject, 'cli')).here.failedCount).toBe(50);
   });
 
   it('a transaction used after it ended is refused (a bug, reported as INTERNAL)', async () => {

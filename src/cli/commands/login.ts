@@ -1,7 +1,7 @@
 // ssrun login / logout: password or API key first, then the second factor; exit 0 only when allowed.
 
 import { SsrunError } from '../../core/errors.js';
-import type { CodePrompt, FactorPrompt } from '../../core/factor.js';
+import { codeShape, type CodePrompt, type FactorPrompt } from '../../core/factor.js';
 import { checkMfaShape, normalizeRecoveryCode } from '../../core/validate.js';
 import { canPrompt, io, resolveTarget, service, type GlobalOptions } from '../context.js';
 import { obtainSecret } from '../input.js';
@@ -23,12 +23,24 @@ export interface LoginOptions extends GlobalOptions {
  * On a terminal with no -m, the provider's question: a menu of factors (like pam_duo) or a code. The answer
  * is read like -m, so a recovery code works here too.
  */
-async function chooseFactor(prompt: FactorPrompt): Promise<string> {
-  const { select, input } = await import('@inquirer/prompts');
-  const askCode = (c: CodePrompt) => input({ message: c.message, validate: (v) => new RegExp(c.pattern).test(v) || normalizeRecoveryCode(v) !== undefined || c.hint });
-  if (prompt.kind === 'code') return askCode(prompt.code);
-  const choice = await select<string>({ message: prompt.message, choices: prompt.choices.map((c) => ({ name: c.name, value: c.value, disabled: c.disabled ?? false })) });
-  return choice === prompt.codeChoice ? askCode(prompt.code) : choice;
+function chooser(signal: AbortSignal, timeoutMs: number) {
+  // Bounded by the login's own timeout: a prompt left open does not hold the attempt for ever.
+  const bounded = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+  return async (prompt: FactorPrompt): Promise<string> => {
+    const { select, input } = await import('@inquirer/prompts');
+    const askCode = (c: CodePrompt) => input({ message: c.message, validate: (v) => codeShape(c).test(v) || normalizeRecoveryCode(v) !== undefined || c.hint }, { signal: bounded });
+    try {
+      if (prompt.kind === 'code') return await askCode(prompt.code);
+      const choices = prompt.choices.map((c) => ({ name: c.name, value: c.value, disabled: c.disabled ?? false }));
+      const choice = await select<string>({ message: prompt.message, choices }, { signal: bounded });
+      return choice === prompt.codeChoice ? await askCode(prompt.code) : choice;
+    } catch (e) {
+      if (e instanceof Error && e.name === 'AbortPromptError') {
+        throw signal.aborted ? new SsrunError('CANCELLED', 'cancelled') : new SsrunError('MFA_TIMEOUT', `login denied: no answer at the prompt within ${Math.round(timeoutMs / 1000)} s`);
+      }
+      throw e;
+    }
+  };
 }
 
 function parseTimeout(value: string | undefined): number {
@@ -53,16 +65,18 @@ export async function login(opts: LoginOptions): Promise<void> {
   const target = await resolveTarget(opts);
   const ssrun = await service(opts, target);
 
+  // Ctrl-C, a closed terminal or a cancelled CI job end the attempt as cancelled (settled, not left in flight).
   const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  const onSignal = () => abort.abort();
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of signals) process.once(sig, onSignal);
   try {
     const result = await ssrun.login({
       type: isUser ? 'user' : 'application',
       name: (isUser ? opts.user : opts.application)!,
       secret,
       mfa: opts.mfa,
-      chooseFactor: opts.mfa === undefined && canPrompt() ? chooseFactor : undefined,
+      chooseFactor: opts.mfa === undefined && canPrompt() ? chooser(abort.signal, timeoutMs) : undefined,
       onProgress: (e) => io.notice(e.message),
       signal: abort.signal,
       timeoutMs,
@@ -81,7 +95,7 @@ export async function login(opts: LoginOptions): Promise<void> {
       );
     }
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const sig of signals) process.off(sig, onSignal);
   }
 }
 

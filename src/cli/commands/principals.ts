@@ -49,3 +49,7 @@ export async function userSetPassword(opts: GlobalOptions & { name: string; pass
   const password = await obtainSecret({ value: opts.password, fromStdin: opts.passwordStdin, flag: '-p', stdinFlag: '--password-stdin', what: 'new password', confirm: true });
   printJson(await (await service(opts)).setPassword(opts.name, password));
 }
+
+export async function userUnlock(opts: GlobalOptions & { name: string }): Promise<void> {
+  printJson(await (await service(opts)).unlockUser(opts.name));
+}

@@ -2,6 +2,7 @@
 // SIGINT finish the requests in flight, then close the database cleanly.
 
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { SsrunError } from '../../core/errors.js';
 import { isLoopbackHost } from '../address.js';
 import { io, openLocalDeps, type GlobalOptions } from '../context.js';
@@ -14,12 +15,29 @@ export interface ServeOptions extends GlobalOptions {
   tokenTtl?: string;
   rateLimit?: string;
   loginRateLimit?: string;
+  lockoutAllAddresses?: string;
+  trustProxy?: string;
+  requestTimeout?: string;
 }
 
 function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim());
   if (!m || Number(m[3]) > 65535) throw new SsrunError('USAGE', `--listen: expected HOST:PORT such as 127.0.0.1:8443 or [::1]:8443, received ${JSON.stringify(value).slice(0, 80)}`);
   return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
+}
+
+/** --trust-proxy: addresses or CIDR blocks of the reverse proxies whose X-Forwarded-For is believed. */
+function parseCidrs(value: string): string[] {
+  const list = value.split(',').map((x) => x.trim());
+  for (const c of list) {
+    const [ip, bits, extra] = c.split('/');
+    const family = isIP(ip ?? '');
+    const max = family === 6 ? 128 : 32;
+    if (!family || extra !== undefined || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max))) {
+      throw new SsrunError('USAGE', `--trust-proxy: ${JSON.stringify(c).slice(0, 60)} is not an address or CIDR block; expected e.g. 10.0.0.5 or 10.0.0.0/24[,…]`);
+    }
+  }
+  return list;
 }
 
 function positive(value: string | undefined, flag: string, fallback: number, max: number): number {
@@ -46,9 +64,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const ttl = positive(opts.tokenTtl, '--token-ttl', 3600, 30 * 86400);
   const max = positive(opts.rateLimit, '--rate-limit', 1200, 10_000_000);
   const loginMax = positive(opts.loginRateLimit, '--login-rate-limit', 30, 10_000_000);
+  const anywhere = positive(opts.lockoutAllAddresses, '--lockout-all-addresses', 50, 100);
+  const trustProxy = opts.trustProxy === undefined ? undefined : parseCidrs(opts.trustProxy);
+  const requestTimeoutMs = positive(opts.requestTimeout, '--request-timeout', 30, 600) * 1000;
 
   const [{ home, opened, deps }, { buildServer }] = await Promise.all([openLocalDeps(opts), import('../../remote/server.js')]);
-  const app = await buildServer({ deps: { ...deps, sessionTtlMs: ttl * 1000 }, https: tls, rateLimit: { max, loginMax } });
+  const app = await buildServer({ deps: { ...deps, sessionTtlMs: ttl * 1000, lockout: { perAddress: 5, anywhere } }, https: tls, rateLimit: { max, loginMax }, trustProxy, requestTimeoutMs });
   try {
     await app.listen({ host, port });
   } catch (e) {

@@ -26,7 +26,7 @@ function menu(available: readonly Factor[] | undefined): FactorPrompt {
       { name: 'SMS passcodes', value: 'sms', disabled: off('sms') },
     ],
     codeChoice: 'passcode',
-    code: { message: 'Passcode:', pattern: PASSCODE_RE.source, hint: 'a passcode is 1–64 letters and digits; a recovery code is xxxx-xxxx-xxxx' },
+    code: { message: 'Passcode:', chars: 'alphanumeric', min: 1, max: 64, hint: 'a passcode is 1–64 letters and digits; a recovery code is xxxx-xxxx-xxxx' },
   };
 }
 

@@ -221,22 +221,22 @@ async function duoClockOffset(cfg: Cfg, opts: DuoOptions, agent: Agent, ctx: Duo
 export async function readCaFile(path: string, host: string): Promise<string> {
   const { open } = await import('node:fs/promises');
   const { constants } = await import('node:fs');
-  let text: string;
+  // One answer whatever the cause (missing, unreadable, not a file, too large, no PEM): on a server the path
+  // comes from a caller, who must not learn which of the server's paths exist.
+  const refuse = (): never => fail('PROVIDER_MISCONFIGURED', host, `Options.CaFile ${path} is not a readable PEM file`);
+  let text: string | undefined;
   try {
     const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
     try {
       const st = await handle.stat();
-      if (!st.isFile()) fail('PROVIDER_MISCONFIGURED', host, `Options.CaFile ${path} is not a regular file`);
-      if (st.size > 1024 * 1024) fail('PROVIDER_MISCONFIGURED', host, `Options.CaFile ${path} is over 1 MiB`);
-      text = await handle.readFile('utf8');
+      if (st.isFile() && st.size <= 1024 * 1024) text = await handle.readFile('utf8');
     } finally {
       await handle.close();
     }
-  } catch (e) {
-    if (e instanceof SsrunError) throw e;
-    fail('PROVIDER_MISCONFIGURED', host, `Options.CaFile ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  } catch {
+    // refused below
   }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) fail('PROVIDER_MISCONFIGURED', host, `Options.CaFile ${path} holds no PEM certificate`);
+  if (text === undefined || !text.includes('-----BEGIN CERTIFICATE-----')) return refuse();
   return text;
 }
 

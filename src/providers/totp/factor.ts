@@ -37,7 +37,7 @@ export function totpFactor(otp?: TotpApi): FactorProvider {
       const digits = loadTotpOptions(options).Digits;
       return {
         message: 'MFA required: pass -m with the code from your authenticator app',
-        prompt: { kind: 'code', code: { message: 'Authenticator code:', pattern: `^[0-9]{${digits}}$`, hint: `a code has ${digits} digits; a recovery code is xxxx-xxxx-xxxx` } },
+        prompt: { kind: 'code', code: { message: 'Authenticator code:', chars: 'digits', min: digits, max: digits, hint: `a code has ${digits} digits; a recovery code is xxxx-xxxx-xxxx` } },
       };
     },
 
@@ -61,7 +61,7 @@ export function totpFactor(otp?: TotpApi): FactorProvider {
       if (!req.state?.secret) {
         return { result: 'deny', code: 'PROVIDER_MISCONFIGURED', message: `${req.principal.path} has no TOTP secret; assign ${shown(req.configName)} again to enrol`, reason: `${req.configName}: no TOTP secret`, counted: false };
       }
-      const r = await (await api()).verify({ secret: req.state.secret, code: method.passcode, options: loadTotpOptions(req.options), at: req.now });
+      const r = await (await api()).verify({ secret: req.state.secret, code: method.passcode, options: loadTotpOptions(req.options), at: req.now() });
       if (!r.valid) return { result: 'deny', code: 'AUTH_DENIED', message: DENIED_MESSAGE, reason: `${req.configName}: invalid code`, counted: true };
       return {
         result: 'allow',

@@ -1,0 +1,186 @@
+// The API as a table of routes over the service: method, path, who may call it (the guard: a token, an
+// authorization rule on a resource, oneself, root only), the body's schema, and the use case it calls.
+// src/remote/server.ts serves it; the README's API table is this one.
+
+import { RESOURCE_AUDIT, RESOURCE_AUTHORIZATION, RESOURCE_MFA } from '../core/authz.js';
+import { SsrunError } from '../core/errors.js';
+import { principalPath, type Caller, type Operation, type PrincipalType } from '../core/model.js';
+import type { Ssrun } from '../core/service.js';
+import type { FastifyRequest } from 'fastify';
+import { validateConfigName, validateGroupName, validatePolicyName, validatePrincipalName } from '../core/validate.js';
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
+export const isLoopbackAddress = (address: string) => LOOPBACK.test(address) || address.toLowerCase() === 'localhost';
+
+export type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string>; Body: Record<string, unknown> }>;
+export type Guard =
+  | 'none'
+  | 'token'
+  | {
+      op: Operation;
+      resource: (req: Req, caller: Caller) => string;
+      /** The caller acting on itself needs no rule. */
+      self?: (req: Req, caller: Caller) => boolean;
+      /** A second permission some requests need (secrets in clear: update). */
+      also?: (req: Req) => { op: Operation; resource: string } | undefined;
+      /** Whether the request changes root's own credentials or MFA: only root may (no rule can allow it). */
+      touchesRoot?: (req: Req, ssrun: Ssrun) => boolean | Promise<boolean>;
+    };
+
+const ROOT_PATH = 'principal/internal/user/root';
+const isRootName = (name: unknown) => typeof name === 'string' && name.toLowerCase() === 'root';
+const isRootPath = (path: unknown) => typeof path === 'string' && path.toLowerCase() === ROOT_PATH;
+
+/** One row of the API: also the README's table. */
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  guard: Guard;
+  body?: Record<string, unknown>;
+  /** A login route: which kind of principal it logs in. */
+  login?: 'user' | 'application';
+  status?: number;
+  handle: (ssrun: Ssrun, req: Req, caller: Caller | undefined) => Promise<unknown>;
+  /** A list: leaves out what the caller may not see (`visible` of each child's resource path). */
+  filter?: (result: never, visible: (resource: string) => boolean) => unknown;
+}
+
+type Visible = (resource: string) => boolean;
+/** Lists whose children are principals (users, applications) or groups: by their paths. */
+const byPath = (key: 'Principal' | 'Group') => (items: Record<string, string>[], visible: Visible) => items.filter((x) => visible(String(x[key])));
+/** Configurations (system/multi_factor/NAME), and in each the assigned principals the caller may see. */
+const configs = (items: { Name: string; Principals?: { Principal: string }[] }[], visible: Visible) =>
+  items.filter((c) => visible(`${RESOURCE_MFA}/${c.Name}`)).map((c) => (c.Principals ? { ...c, Principals: c.Principals.filter((p) => visible(p.Principal)) } : c));
+/** Rules and audit records, by the principal they are about. */
+const aboutPrincipal = (items: { Principal: string }[], visible: Visible) => items.filter((x) => x.Principal === '-' || !x.Principal.startsWith('principal/') || visible(x.Principal));
+
+const str = (max: number) => ({ type: 'string', maxLength: max });
+const obj = (properties: Record<string, unknown>, required: string[]) => ({ type: 'object', properties, required, additionalProperties: false });
+const flag = (v: string | undefined) => v === 'true' || v === '1';
+
+const principalResource = (type: PrincipalType) => (req: Req) => principalPath(type, req.params.name ?? '');
+const collection = (type: PrincipalType) => () => `principal/internal/${type}`;
+const isSelf = (type: PrincipalType) => (req: Req, c: Caller) => c.type === type && c.name.toLowerCase() === String(req.params.name).toLowerCase();
+const bodyPrincipalResource = (type: PrincipalType) => (req: Req) => principalPath(type, String(req.body?.name ?? ''));
+
+const mfa = (op: Operation) => ({ op, resource: () => RESOURCE_MFA });
+/** The configuration named in the URL is root's (changing or force-deleting it changes root's MFA). */
+const configOfRoot = async (r: Req, s: Ssrun) => {
+  try {
+    return (await s.getConfig(r.params.name ?? '', { verbose: true })).Principals?.some((p) => isRootPath(p.Principal)) ?? false;
+  } catch {
+    return false; // not found or invalid: the handler says so
+  }
+};
+const policy = (op: Operation) => ({ op, resource: () => `${RESOURCE_MFA}/policy` });
+// Secrets in clear are for those who may set them.
+const mfaRead = { ...mfa('read'), also: (req: Req) => (flag(req.query.show_secrets) ? { op: 'update' as const, resource: RESOURCE_MFA } : undefined) };
+
+function principalRoutes(type: PrincipalType, base: string): Route[] {
+  const cap = type === 'user' ? 'User' : 'Application';
+  const routes: Route[] = [
+    { method: 'GET', path: base, guard: { op: 'read', resource: collection(type) }, filter: byPath('Principal'), handle: (s, r) => (type === 'user' ? s.listUsers({ verbose: flag(r.query.verbose) }) : s.listApplications({ verbose: flag(r.query.verbose) })) },
+    { method: 'GET', path: `${base}/:name`, guard: { op: 'read', resource: principalResource(type), self: isSelf(type) }, handle: (s, r) => s[`get${cap}`](r.params.name!, { verbose: flag(r.query.verbose) }) },
+    { method: 'DELETE', path: `${base}/:name`, guard: { op: 'delete', resource: principalResource(type) }, handle: (s, r) => s[`delete${cap}`](r.params.name!) },
+  ];
+  if (type === 'user') {
+    routes.push(
+      { method: 'POST', path: base, status: 201, guard: { op: 'create', resource: bodyPrincipalResource('user') }, body: obj({ name: str(200), password: str(4096) }, ['name', 'password']), handle: (s, r) => s.createUser(String(r.body.name), String(r.body.password)) },
+      { method: 'PUT', path: `${base}/:name/password`, guard: { op: 'update', resource: principalResource('user'), touchesRoot: (r) => isRootName(r.params.name) }, body: obj({ password: str(4096) }, ['password']), handle: (s, r) => s.setPassword(r.params.name!, String(r.body.password)) },
+      { method: 'POST', path: `${base}/:name/unlock`, guard: { op: 'update', resource: principalResource('user'), touchesRoot: (r) => isRootName(r.params.name) }, handle: (s, r) => s.unlockUser(r.params.name!) },
+    );
+  } else {
+    routes.push({ method: 'POST', path: base, status: 201, guard: { op: 'create', resource: bodyPrincipalResource('application') }, body: obj({ name: str(200) }, ['name']), handle: (s, r) => s.createApplication(String(r.body.name)) });
+  }
+  return routes;
+}
+
+// A configuration is checked by the same validator as on the embedded store (named fields, suggestions), so
+// both answer a bad file with the same message.
+const ANY_JSON = {};
+
+// -m is checked by the service (its shape, then the principal's provider): the schema only bounds its size.
+const LOGIN_BODY = { mfa: str(1024), timeout: { type: 'integer', minimum: 1, maximum: 3600 } };
+
+export const ROUTES: Route[] = [
+  { method: 'POST', path: '/init', guard: 'none', body: obj({ password: str(4096) }, ['password']), handle: (s, r) => {
+    const proxied = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'via'].some((h) => r.headers[h] !== undefined);
+    if (!isLoopbackAddress(r.ip) || proxied) throw new SsrunError('FORBIDDEN', 'init over the network is refused; run `ssrun init --home DIR` on the server, or call it from the server itself');
+    return s.init(String(r.body.password));
+  } },
+  { method: 'POST', path: '/connect/token/internal', guard: 'none', login: 'user', body: obj({ username: str(200), password: str(4096), ...LOGIN_BODY }, ['username', 'password']), handle: () => Promise.resolve() },
+  { method: 'POST', path: '/connect/api_key_token', guard: 'none', login: 'application', body: obj({ name: str(200), api_key: str(4096), ...LOGIN_BODY }, ['name', 'api_key']), handle: () => Promise.resolve() },
+  { method: 'POST', path: '/connect/logout', guard: 'token', handle: (s, r) => s.logout(bearer(r)!) },
+  { method: 'GET', path: '/whoami', guard: 'token', handle: (s, r) => s.whoami(bearer(r)) },
+
+  { method: 'GET', path: '/multi_factor', guard: mfaRead, filter: configs, handle: (s, r) => s.listConfigs({ verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
+  { method: 'GET', path: '/multi_factor/:name', guard: mfaRead, handle: (s, r) => s.getConfig(r.params.name!, { verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
+  { method: 'POST', path: '/multi_factor', status: 201, guard: mfa('create'), body: ANY_JSON, handle: (s, r) => s.createConfig(r.body) },
+  { method: 'PUT', path: '/multi_factor/:name', guard: { ...mfa('update'), touchesRoot: configOfRoot }, body: ANY_JSON, handle: (s, r) => s.updateConfig(r.params.name!, r.body) },
+  { method: 'DELETE', path: '/multi_factor/:name', guard: { ...mfa('delete'), touchesRoot: async (r, s) => flag(r.query.force) && (await configOfRoot(r, s)) }, handle: (s, r) => s.deleteConfig(r.params.name!, { force: flag(r.query.force) }) },
+  { method: 'POST', path: '/multi_factor_assignments', guard: { ...mfa('update'), touchesRoot: (r) => isRootPath(r.body?.principal) }, body: obj({ principal: str(300), mfa_identity: str(300), config: str(200) }, ['principal', 'config']),
+    handle: (s, r) => s.assignPrincipal(String(r.body.principal), r.body.mfa_identity === undefined ? undefined : String(r.body.mfa_identity), String(r.body.config)) },
+  { method: 'POST', path: '/multi_factor_verify', guard: { ...mfa('update'), self: (r, c) => c.type === 'user' && c.name.toLowerCase() === String(r.body?.username).toLowerCase() },
+    body: obj({ username: str(200), code: str(64) }, ['username', 'code']), handle: (s, r) => s.verifyEnrollment(String(r.body.username), String(r.body.code)) },
+  { method: 'POST', path: '/multi_factor_recovery_codes', status: 201, // Not for oneself with a token alone: new codes are a new factor, and changing a factor needs more than a session (S13).
+    guard: { ...mfa('update'), touchesRoot: (r) => isRootPath(r.body?.principal) },
+    body: obj({ principal: str(300) }, ['principal']), handle: (s, r) => s.recoveryCodes(String(r.body.principal)) },
+  { method: 'DELETE', path: '/multi_factor_assignments', guard: { ...mfa('update'), touchesRoot: (r) => isRootPath(r.query.principal) }, handle: (s, r) => s.removePrincipal(r.query.principal ?? '') },
+
+  ...principalRoutes('user', '/users'),
+  ...principalRoutes('application', '/applications'),
+
+  { method: 'GET', path: '/groups', guard: { op: 'read', resource: () => 'principal/internal/group' }, filter: byPath('Group'), handle: (s, r) => s.listGroups({ verbose: flag(r.query.verbose) }) },
+  { method: 'GET', path: '/groups/:name', guard: { op: 'read', resource: (r) => `principal/internal/group/${r.params.name}` }, handle: (s, r) => s.getGroup(r.params.name!, { verbose: flag(r.query.verbose) }) },
+  { method: 'POST', path: '/groups', status: 201, guard: { op: 'create', resource: (r) => `principal/internal/group/${String(r.body?.name ?? '')}` }, body: obj({ name: str(200) }, ['name']), handle: (s, r) => s.createGroup(String(r.body.name)) },
+  { method: 'DELETE', path: '/groups/:name', guard: { op: 'delete', resource: (r) => `principal/internal/group/${r.params.name}` }, handle: (s, r) => s.deleteGroup(r.params.name!) },
+  { method: 'POST', path: '/groups/:name/members', guard: { op: 'update', resource: (r) => `principal/internal/group/${r.params.name}` }, body: obj({ principal: str(300) }, ['principal']),
+    handle: (s, r) => s.addMember(r.params.name!, String(r.body.principal)) },
+  { method: 'DELETE', path: '/groups/:name/members', guard: { op: 'update', resource: (r) => `principal/internal/group/${r.params.name}` }, handle: (s, r) => s.removeMember(r.params.name!, r.query.principal ?? '') },
+
+  { method: 'GET', path: '/mfa_policies', guard: policy('read'), handle: (s) => s.listPolicies() },
+  { method: 'GET', path: '/mfa_policies/:name', guard: policy('read'), handle: (s, r) => s.getPolicy(r.params.name!) },
+  { method: 'POST', path: '/mfa_policies', status: 201, guard: policy('create'), body: ANY_JSON, handle: (s, r) => s.createPolicy(r.body, { keepToken: bearer(r) }) },
+  { method: 'PUT', path: '/mfa_policies/:name', guard: policy('update'), body: ANY_JSON, handle: (s, r) => s.updatePolicy(r.params.name!, r.body, { keepToken: bearer(r) }) },
+  { method: 'DELETE', path: '/mfa_policies/:name', guard: policy('delete'), handle: (s, r) => s.deletePolicy(r.params.name!) },
+  { method: 'POST', path: '/mfa_policies/:name/activate', guard: policy('update'), handle: (s, r) => s.setPolicyActive(r.params.name!, true, { keepToken: bearer(r) }) },
+  { method: 'POST', path: '/mfa_policies/:name/deactivate', guard: policy('update'), handle: (s, r) => s.setPolicyActive(r.params.name!, false, { keepToken: bearer(r) }) },
+  { method: 'GET', path: '/mfa_policy_explain', guard: { ...policy('read'), self: (r, c) => c.path.toLowerCase() === String(r.query.principal).toLowerCase() }, handle: (s, r) => s.explainPolicy(r.query.principal ?? '') },
+  { method: 'POST', path: '/mfa_policy_reset_deadline', guard: { ...policy('update'), touchesRoot: (r) => isRootPath(r.body?.principal) }, body: obj({ principal: str(300) }, ['principal']), handle: (s, r) => s.resetDeadline(String(r.body.principal)) },
+
+  { method: 'GET', path: '/authorizations', guard: { op: 'read', resource: () => RESOURCE_AUTHORIZATION }, filter: aboutPrincipal, handle: (s, r) => s.listAuthorizations(r.query.principal) },
+  { method: 'POST', path: '/authorizations', status: 201, guard: { op: 'create', resource: () => RESOURCE_AUTHORIZATION },
+    body: obj({ principal: str(300), operation: str(20), effect: str(20), resource: str(400) }, ['principal', 'operation', 'effect', 'resource']),
+    handle: (s, r) => s.createAuthorization(String(r.body.principal), String(r.body.operation), String(r.body.effect), String(r.body.resource)) },
+  { method: 'DELETE', path: '/authorizations', guard: { op: 'delete', resource: () => RESOURCE_AUTHORIZATION },
+    handle: (s, r) => s.deleteAuthorization(r.query.principal ?? '', r.query.operation ?? '', r.query.resource ?? '') },
+  { method: 'GET', path: '/audit', guard: { op: 'read', resource: () => RESOURCE_AUDIT }, filter: aboutPrincipal, handle: (s, r) => s.listAudit({ since: r.query.since, principal: r.query.principal, limit: r.query.limit ? clampLimit(r.query.limit) : undefined }) },
+];
+
+function clampLimit(v: string): number {
+  if (!/^\d{1,6}$/.test(v) || Number(v) < 1) throw new SsrunError('USAGE', `limit: expected a whole number from 1 to 100000, received ${JSON.stringify(v).slice(0, 40)}`);
+  return Math.min(Number(v), 100_000);
+}
+
+export function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (h === undefined) return undefined;
+  // The scheme is case-insensitive (RFC 9110); one space, then the token.
+  const m = /^bearer ([A-Za-z0-9_-]{16,200})$/i.exec(h);
+  if (!m) throw new SsrunError('UNAUTHENTICATED', 'Authorization: expected "Bearer TOKEN"');
+  return m[1];
+}
+
+/**
+ * A name in the URL is checked with the rules of the same name in a body, before any authorization: an invalid
+ * one is a 400 that echoes it only escaped, and never becomes a resource in a refusal or the audit (S25).
+ */
+export function checkUrlName(routePath: string, name: string): void {
+  const base = routePath.split('/')[1];
+  if (base === 'users') validatePrincipalName(name, 'user');
+  else if (base === 'applications') validatePrincipalName(name, 'application');
+  else if (base === 'groups') validateGroupName(name);
+  else if (base === 'multi_factor') validateConfigName(name, 'config name');
+  else if (base === 'mfa_policies') validatePolicyName(name, 'policy name');
+  else throw new SsrunError('USAGE', `request: ${routePath} takes no name`);
+}
