@@ -175,12 +175,13 @@ export function bearer(req: FastifyRequest): string | undefined {
  * A name in the URL is checked with the rules of the same name in a body, before any authorization: an invalid
  * one is a 400 that echoes it only escaped, and never becomes a resource in a refusal or the audit (S25).
  */
-export function checkUrlName(routePath: string, name: string): void {
+export function checkUrlName(method: string, routePath: string, name: string): void {
   const base = routePath.split('/')[1];
+  // The labels are the use cases' own, so both refuse a bad name with the same words.
   if (base === 'users') validatePrincipalName(name, 'user');
   else if (base === 'applications') validatePrincipalName(name, 'application');
   else if (base === 'groups') validateGroupName(name);
-  else if (base === 'multi_factor') validateConfigName(name, 'config name');
-  else if (base === 'mfa_policies') validatePolicyName(name, 'policy name');
+  else if (base === 'multi_factor') validateConfigName(name, method === 'PUT' ? 'config name (-n)' : 'config name');
+  else if (base === 'mfa_policies') validatePolicyName(name, 'policy name (-n)');
   else throw new SsrunError('USAGE', `request: ${routePath} takes no name`);
 }

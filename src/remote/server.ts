@@ -175,7 +175,7 @@ interface Handling {
 /** One request: the login rate limit, the bearer token, root's own things, the authorization rule, then the use case. */
 async function handle(route: Route, r: Req, reply: FastifyReply, { serviceFor, checkLogin, anonymous, shutdown }: Handling): Promise<unknown> {
   const req = r as FastifyRequest;
-  if (r.params?.name !== undefined) checkUrlName(route.path, r.params.name);
+  if (r.params?.name !== undefined) checkUrlName(route.method, route.path, r.params.name);
   let caller: Caller | undefined;
   if (route.login) {
     // Both login routes share one bucket per address (on top of the global limit).

@@ -4,7 +4,7 @@
 // was not a guess settles without counting. Time is simulated.
 
 import { describe, expect, it } from 'vitest';
-import { LOCK_MINUTES, MAX_FAILURES, beginAttempt, settle, type AttemptOutcome, type AuthState } from '../../src/core/lockout.js';
+import { LOCK_MINUTES, MAX_FAILURES, beginAttempt, beginScoped, settle, settleScoped, type AttemptOutcome, type AuthState } from '../../src/core/lockout.js';
 
 const T0 = new Date('2030-01-01T12:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -239,5 +239,36 @@ describe('parallel attempts', () => {
       // Once 5 guesses were checked the principal is locked.
       if (guessesChecked === MAX_FAILURES) expect(beginAttempt(p.state, 0, at(clock)).decision, `seed ${seed}`).toBe('locked');
     }
+  });
+});
+
+describe('two scopes: one client address, and every address together (S26)', () => {
+  const limits = { perAddress: 5, anywhere: 12 };
+  const fresh = () => ({ here: FRESH, all: FRESH });
+
+  it('5 failures from one address lock it from there; the same principal from another address proceeds', () => {
+    let a = fresh();
+    for (let i = 0; i < 5; i++) a = settleScoped(a, 'failure', T0, limits);
+    expect(beginScoped(a, { here: 0, all: 0 }, T0, limits)).toEqual({ decision: 'locked', until: at(15 * MIN).toISOString(), failedCount: 5, everywhere: false });
+    // another address: its own counter is fresh, the total is 5 of 12
+    expect(beginScoped({ here: FRESH, all: a.all }, { here: 0, all: 0 }, T0, limits)).toEqual({ decision: 'proceed' });
+  });
+
+  it('the total locks everywhere at its own limit', () => {
+    const all = { failedCount: 12, lockedUntil: at(15 * MIN).toISOString() };
+    expect(beginScoped({ here: FRESH, all }, { here: 0, all: 0 }, T0, limits)).toEqual({ decision: 'locked', until: all.lockedUntil, failedCount: 12, everywhere: true });
+    expect(settleScoped({ here: FRESH, all: { failedCount: 11, lockedUntil: null } }, 'failure', T0, limits).all).toEqual({ failedCount: 12, lockedUntil: at(15 * MIN).toISOString() });
+  });
+
+  it('attempts in flight count in both scopes: the total allowance makes a new address wait too', () => {
+    expect(beginScoped(fresh(), { here: 0, all: 12 }, T0, limits)).toEqual({ decision: 'wait' });
+    expect(beginScoped(fresh(), { here: 5, all: 5 }, T0, limits)).toEqual({ decision: 'wait' });
+    expect(beginScoped(fresh(), { here: 0, all: 5 }, T0, limits)).toEqual({ decision: 'proceed' });
+  });
+
+  it('a success resets both scopes; an outcome that was not a guess changes neither', () => {
+    const t = { here: { failedCount: 3, lockedUntil: null }, all: { failedCount: 9, lockedUntil: null } };
+    expect(settleScoped(t, 'success', T0, limits)).toEqual(fresh());
+    expect(settleScoped(t, 'not-a-guess', T0, limits)).toEqual(t);
   });
 });

@@ -309,7 +309,7 @@ describe('routes and tokens', () => {
       for (const [authorization, code] of [
         ['Bearer short', 'UNAUTHENTICATED'],
         [`Bearer ${unknown}`, 'SESSION_EXPIRED'],
-        [`bearer ${rootToken}`, 'UNAUTHENTICATED'],
+        // (`bearer` in lower case is accepted since issue 15: the scheme is case-insensitive; see test/remote/*)
         [`Bearer  ${rootToken}`, 'UNAUTHENTICATED'],
         [`Bearer ${rootToken}x`, 'SESSION_EXPIRED'],
         [`Bearer ${rootToken}'--`, 'UNAUTHENTICATED'],
