@@ -10,9 +10,9 @@ import { SsrunError, type ErrorCode } from '../core/errors.js';
 import { errorBody, httpStatusOf } from './protocol.js';
 
 /** What the parser's error means, as one of our codes. */
-function fromParser(err: NodeJS.ErrnoException): SsrunError {
+function fromParser(err: NodeJS.ErrnoException, requestTimeoutMs: number): SsrunError {
   const code = err.code ?? '';
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new SsrunError('REQUEST_TIMEOUT', 'request: not received in time (30 s for the whole request)');
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new SsrunError('REQUEST_TIMEOUT', `request: not received in time (${Math.round(requestTimeoutMs / 1000)} s for the whole request)`);
   if (code === 'HPE_HEADER_OVERFLOW') return new SsrunError('HEADERS_TOO_LARGE', 'request: the request line and headers are over the size limit');
   if (code === 'HPE_URI_TOO_LONG') return new SsrunError('URI_TOO_LONG', 'request: the URL is too long');
   const what: Record<string, string> = {
@@ -27,16 +27,16 @@ function fromParser(err: NodeJS.ErrnoException): SsrunError {
 const LINGER_MS = 1000;
 
 /** fastify's clientErrorHandler: the answer is written, then the connection closes (after a bounded linger). */
-export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+export const clientErrorHandler = (requestTimeoutMs: number) => (err: NodeJS.ErrnoException, socket: Socket): void => {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const e = fromParser(err);
+  const e = fromParser(err, requestTimeoutMs);
   const status = httpStatusOf(e.code as ErrorCode);
   const body = JSON.stringify(errorBody(e));
   if (socket.writable) {
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`);
   }
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
-}
+};
 
 /** Reads and drops what is left of an upload (at most `maxMs`), so the answer is not lost to a reset. */
 export function drain(req: IncomingMessage, maxMs = 2000): Promise<void> {

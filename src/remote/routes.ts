@@ -48,6 +48,9 @@ export interface Route {
 type Visible = (resource: string) => boolean;
 /** Lists whose children are principals (users, applications) or groups: by their paths. */
 const byPath = (key: 'Principal' | 'Group') => (items: Record<string, string>[], visible: Visible) => items.filter((x) => visible(String(x[key])));
+/** Groups, and in each (verbose) the members the caller may see. */
+const groups = (items: { Group: string; Members: unknown }[], visible: Visible) =>
+  items.filter((g) => visible(g.Group)).map((g) => (Array.isArray(g.Members) ? { ...g, Members: (g.Members as string[]).filter((m) => visible(m)) } : g));
 /** Configurations (system/multi_factor/NAME), and in each the assigned principals the caller may see. */
 const configs = (items: { Name: string; Principals?: { Principal: string }[] }[], visible: Visible) =>
   items.filter((c) => visible(`${RESOURCE_MFA}/${c.Name}`)).map((c) => (c.Principals ? { ...c, Principals: c.Principals.filter((p) => visible(p.Principal)) } : c));
@@ -130,7 +133,7 @@ export const ROUTES: Route[] = [
   ...principalRoutes('user', '/users'),
   ...principalRoutes('application', '/applications'),
 
-  { method: 'GET', path: '/groups', guard: { op: 'read', resource: () => 'principal/internal/group' }, filter: byPath('Group'), handle: (s, r) => s.listGroups({ verbose: flag(r.query.verbose) }) },
+  { method: 'GET', path: '/groups', guard: { op: 'read', resource: () => 'principal/internal/group' }, filter: groups, handle: (s, r) => s.listGroups({ verbose: flag(r.query.verbose) }) },
   { method: 'GET', path: '/groups/:name', guard: { op: 'read', resource: (r) => `principal/internal/group/${r.params.name}` }, handle: (s, r) => s.getGroup(r.params.name!, { verbose: flag(r.query.verbose) }) },
   { method: 'POST', path: '/groups', status: 201, guard: { op: 'create', resource: (r) => `principal/internal/group/${String(r.body?.name ?? '')}` }, body: obj({ name: str(200) }, ['name']), handle: (s, r) => s.createGroup(String(r.body.name)) },
   { method: 'DELETE', path: '/groups/:name', guard: { op: 'delete', resource: (r) => `principal/internal/group/${r.params.name}` }, handle: (s, r) => s.deleteGroup(r.params.name!) },

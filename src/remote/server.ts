@@ -68,7 +68,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     // Node applies the larger of the two (and checks every connectionsCheckingInterval): keep both tight.
     http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(5_000, headersTimeout) },
     routerOptions: { maxParamLength: 300 },
-    clientErrorHandler,
+    clientErrorHandler: clientErrorHandler(requestTimeout),
     frameworkErrors: (err: Error, _req: unknown, reply: unknown) => {
       // Fastify's own refusals (a malformed URL, a parameter too long) in our error shape.
       void (reply as FastifyReply).code(400).send(errorBody(new SsrunError('USAGE', `request: ${sanitizeLine(err.message, 120)}`)));
