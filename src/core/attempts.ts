@@ -20,6 +20,10 @@ export interface Attempt {
   settle<T>(outcome: AttemptOutcome, also?: (tx: StoreOps) => Promise<T>): Promise<T | undefined>;
   /** Extends the lease (the password was right: the second factor may take its timeout); false when it was lost. */
   extend(ms: number): Promise<boolean>;
+  /** Whether the lease still holds, inside the caller's transaction (checked before anything is committed). */
+  aliveIn(tx: StoreOps): Promise<boolean>;
+  /** Settles an attempt that is not settled yet (a `finally`): with the outcome last intended, never downgraded. */
+  settleLeftover(): Promise<void>;
   readonly settled: boolean;
 }
 
@@ -47,7 +51,10 @@ export function attemptsOf(kit: Kit, limits: Limits) {
 
   function track(subject: string, path: string, action: string, id: string): Attempt {
     let settled = false;
+    // What a settle that did not commit meant: a failure stays a failure when it is tried again.
+    let intended: AttemptOutcome = 'not-a-guess';
     const settleIn = async (tx: StoreOps, outcome: AttemptOutcome): Promise<boolean> => {
+      if (outcome === 'failure') intended = 'failure';
       const lease = await tx.deleteAttempt(id, kit.nowIso());
       if (lease === 'expired') await fail(tx, subject, address);
       if (lease !== 'live') {
@@ -62,6 +69,7 @@ export function attemptsOf(kit: Kit, limits: Limits) {
       settleIn,
       committed: () => void (settled = true),
       async settle(outcome, also) {
+        if (outcome === 'failure') intended = 'failure';
         const r = await store.write(async (tx) => {
           await settleIn(tx, outcome);
           return also ? also(tx) : undefined;
@@ -70,6 +78,16 @@ export function attemptsOf(kit: Kit, limits: Limits) {
         return r;
       },
       extend: (ms) => store.write((tx) => tx.extendAttempt(id, kit.nowIso(), new Date(kit.clock.now().getTime() + ms).toISOString())),
+      // A lease only grows here (by a minute, the time left to commit): `extendAttempt` refuses an expired one.
+      aliveIn: (tx) => tx.extendAttempt(id, kit.nowIso(), new Date(kit.clock.now().getTime() + 60_000).toISOString()),
+      async settleLeftover() {
+        if (settled) return;
+        try {
+          await this.settle(intended);
+        } catch {
+          // The store failed again: the lease expires and is counted as a failure then (never lost as a non-guess).
+        }
+      },
       get settled() {
         return settled;
       },

@@ -81,6 +81,10 @@ export function enrolmentUseCases(kit: Kit, attempts: Attempts, verification: Ve
         if (checked.result === 'recovery') return await refuse({ code: 'INVALID_METHOD', message: '-m: mfa verify takes a code from the authenticator app, not a recovery code', reason: 'recovery code given', counted: false });
         if (checked.result === 'deny') return await refuse(checked);
         const outcome = await store.write(async (tx) => {
+          if (!(await attempt.aliveIn(tx))) {
+            await attempt.settleIn(tx, 'failure');
+            return 'lost' as const;
+          }
           const denial = await verification.commit(tx, p, checked);
           if (denial) return denial;
           if (!(await attempt.settleIn(tx, 'success'))) return 'lost' as const;
@@ -95,7 +99,7 @@ export function enrolmentUseCases(kit: Kit, attempts: Attempts, verification: Ve
         attempt.committed();
         return { Principal: path, Config: config.Name, Verified: true, Pending: false, WasPending: wasPending };
       } finally {
-        if (!attempt.settled) await attempt.settle('not-a-guess');
+        await attempt.settleLeftover();
       }
     },
 

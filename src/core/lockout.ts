@@ -65,7 +65,13 @@ export const DEFAULT_LIMITS: Limits = { perAddress: MAX_FAILURES, anywhere: 50 }
 export interface Throttle {
   here: AuthState;
   all: AuthState;
+  /** When this address last logged in as this principal (a known-good address), if ever. */
+  lastSuccessHere?: string | null;
 }
+
+/** An address that logged in as the principal within this many days is not locked out by failures from others. */
+export const TRUSTED_DAYS = 30;
+const trusted = (t: Throttle, now: Date) => !!t.lastSuccessHere && now.getTime() - Date.parse(t.lastSuccessHere) < TRUSTED_DAYS * 86_400_000;
 
 export type ScopedDecision =
   | { decision: 'locked'; until: string; failedCount: number; everywhere: boolean }
@@ -74,13 +80,22 @@ export type ScopedDecision =
 
 /** Both scopes must let the attempt start; a lock of either refuses it, a full allowance of either makes it wait. */
 export function beginScoped(t: Throttle, inFlight: { here: number; all: number }, now: Date, limits: Limits): ScopedDecision {
-  const all = beginAttempt(t.all, inFlight.all, now, limits.anywhere);
+  // Failures from elsewhere never lock out an address this principal logs in from (S26: no denial of service
+  // by name); that address keeps its own allowance of 5.
+  const all = trusted(t, now) ? ({ decision: 'proceed' } as const) : beginAttempt(t.all, inFlight.all, now, limits.anywhere);
   if (all.decision === 'locked') return { ...all, everywhere: true };
   const here = beginAttempt(t.here, inFlight.here, now, limits.perAddress);
   if (here.decision === 'locked') return { ...here, everywhere: false };
   return here.decision === 'wait' || all.decision === 'wait' ? { decision: 'wait' } : { decision: 'proceed' };
 }
 
+/**
+ * Past the all-address limit, each further failure doubles the lock (15 min, 30, 1 h … at most 16 h): an
+ * attacker spread over many addresses gets ever fewer guesses, not 4 an hour for ever.
+ */
 export function settleScoped(t: Throttle, outcome: AttemptOutcome, now: Date, limits: Limits): Throttle {
-  return { here: settle(t.here, outcome, now, limits.perAddress), all: settle(t.all, outcome, now, limits.anywhere) };
+  const all = settle(t.all, outcome, now, limits.anywhere);
+  const over = all.failedCount - limits.anywhere;
+  if (outcome === 'failure' && over > 0) all.lockedUntil = new Date(now.getTime() + LOCK_MINUTES * 2 ** Math.min(over, 6) * 60_000).toISOString();
+  return { here: settle(t.here, outcome, now, limits.perAddress), all, lastSuccessHere: outcome === 'success' ? now.toISOString() : t.lastSuccessHere };
 }

@@ -190,9 +190,14 @@ async function finish({ kit }: Ctx, path: string, p: Principal, attempt: Attempt
   const expiresAt = new Date(now.getTime() + kit.sessionTtlMs).toISOString();
   const verifiedMfa = step.factor !== 'password' && step.factor !== 'api-key';
   const denial = await store.write(async (tx) => {
+    // An attempt whose lease ran out is refused, its failure counted (settleIn audits it), and nothing of its
+    // factor is committed (no recovery code burnt, no time step used).
+    if (!(await attempt.aliveIn(tx))) {
+      await attempt.settleIn(tx, 'failure');
+      return LEASE_LOST;
+    }
     const d = step.commit ? await step.commit(tx) : undefined;
     if (d) return d;
-    // An attempt whose lease ran out is refused, its failure counted (settleIn audits it).
     if (!(await attempt.settleIn(tx, 'success'))) return LEASE_LOST;
     if (verifiedMfa) await tx.setLastMfa(p.id, now.toISOString());
     await tx.insertSession({ tokenHash: crypto.digestToken(token), principalId: p.id, epoch: p.epoch, factor: step.factor, createdAt: now.toISOString(), expiresAt });
@@ -228,7 +233,7 @@ export function loginOf(kit: Kit, attempts: Attempts, checks: PolicyChecks, veri
       const principal = await credentials(c, req, name, path, attempt, timeoutMs);
       return await finish(c, path, principal, attempt, await secondFactor(c, req, path, principal, attempt, timeoutMs));
     } finally {
-      if (!attempt.settled) await attempt.settle('not-a-guess');
+      await attempt.settleLeftover();
     }
   };
 }

@@ -71,12 +71,12 @@ export interface StoreOps {
   /** The lockout state of a subject (a principal path in lower case, known or not) from one address and from all. */
   getThrottle(subject: string, address: string): Promise<Throttle>;
   saveThrottle(subject: string, address: string, throttle: Throttle, at: string): Promise<void>;
-  /** The subject's counters by address (`*`: every address together). */
+  /** The subject's counters by address (`*`: every address together), where there is a failure or a lock. */
   listThrottle(subject: string): Promise<{ address: string; failedCount: number; lockedUntil: string | null }[]>;
   /** Forgets the subject's counters and locks (`user unlock`); how many rows went. */
   clearThrottle(subject: string): Promise<number>;
-  /** Forgets counters with no lock in force at `now` and no failure since `before`. */
-  sweepThrottle(before: string, now: string): Promise<number>;
+  /** Forgets counters with no lock in force at `now`, no failure since `before` and no success since `trustedSince`. */
+  sweepThrottle(before: string, now: string, trustedSince: string): Promise<number>;
   /** The subject's attempts in flight, from this address and from all; the expired leases are removed and returned. */
   countAttempts(subject: string, address: string, now: string): Promise<{ here: number; all: number; expired: { address: string }[] }>;
   insertAttempt(id: string, subject: string, address: string, expiresAt: string): Promise<void>;

@@ -7,6 +7,7 @@ import { SsrunError } from '../core/errors.js';
 import { principalPath, type Caller, type Operation, type PrincipalType } from '../core/model.js';
 import type { Ssrun } from '../core/service.js';
 import type { FastifyRequest } from 'fastify';
+import { isIP } from 'node:net';
 import { validateConfigName, validateGroupName, validatePolicyName, validatePrincipalName } from '../core/validate.js';
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
@@ -55,7 +56,12 @@ const groups = (items: { Group: string; Members: unknown }[], visible: Visible) 
 const configs = (items: { Name: string; Principals?: { Principal: string }[] }[], visible: Visible) =>
   items.filter((c) => visible(`${RESOURCE_MFA}/${c.Name}`)).map((c) => (c.Principals ? { ...c, Principals: c.Principals.filter((p) => visible(p.Principal)) } : c));
 /** Rules and audit records, by the principal they are about. */
-const aboutPrincipal = (items: { Principal: string }[], visible: Visible) => items.filter((x) => x.Principal === '-' || !x.Principal.startsWith('principal/') || visible(x.Principal));
+const shows = (visible: Visible, path: unknown) => typeof path !== 'string' || !path.startsWith('principal/') || visible(path);
+/** Rules and audit records, by the principal they are about (a record of what a hidden principal did stays). */
+const aboutPrincipal = (items: { Principal: string }[], visible: Visible) => items.filter((x) => shows(visible, x.Principal));
+/** One group or configuration: its members or principals the caller may see. */
+const oneGroup = (g: { Group: string; Members: unknown }, visible: Visible) => groups([g], visible)[0] ?? g;
+const oneConfig = (c: { Name: string; Principals?: { Principal: string }[] }, visible: Visible) => (c.Principals ? { ...c, Principals: c.Principals.filter((p) => visible(p.Principal)) } : c);
 
 const str = (max: number) => ({ type: 'string', maxLength: max });
 const obj = (properties: Record<string, unknown>, required: string[]) => ({ type: 'object', properties, required, additionalProperties: false });
@@ -108,7 +114,8 @@ const LOGIN_BODY = { mfa: str(1024), timeout: { type: 'integer', minimum: 1, max
 export const ROUTES: Route[] = [
   { method: 'POST', path: '/init', guard: 'none', body: obj({ password: str(4096) }, ['password']), handle: (s, r) => {
     const proxied = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'via'].some((h) => r.headers[h] !== undefined);
-    if (!isLoopbackAddress(r.ip) || proxied) throw new SsrunError('FORBIDDEN', 'init over the network is refused; run `ssrun init --home DIR` on the server, or call it from the server itself');
+    // The socket's own address, not a forwarded one (a loopback proxy must not make a remote client local).
+    if (!isLoopbackAddress(r.socket.remoteAddress ?? '') || proxied || r.ip !== r.socket.remoteAddress) throw new SsrunError('FORBIDDEN', 'init over the network is refused; run `ssrun init --home DIR` on the server, or call it from the server itself');
     return s.init(String(r.body.password));
   } },
   { method: 'POST', path: '/connect/token/internal', guard: 'none', login: 'user', body: obj({ username: str(200), password: str(4096), ...LOGIN_BODY }, ['username', 'password']), handle: () => Promise.resolve() },
@@ -117,7 +124,7 @@ export const ROUTES: Route[] = [
   { method: 'GET', path: '/whoami', guard: 'token', handle: (s, r) => s.whoami(bearer(r)) },
 
   { method: 'GET', path: '/multi_factor', guard: mfaRead, filter: configs, handle: (s, r) => s.listConfigs({ verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
-  { method: 'GET', path: '/multi_factor/:name', guard: mfaRead, handle: (s, r) => s.getConfig(r.params.name!, { verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
+  { method: 'GET', path: '/multi_factor/:name', guard: { ...mfaRead, resource: (r) => `${RESOURCE_MFA}/${r.params.name}` }, filter: oneConfig, handle: (s, r) => s.getConfig(r.params.name!, { verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
   { method: 'POST', path: '/multi_factor', status: 201, guard: mfa('create'), body: ANY_JSON, handle: (s, r) => s.createConfig(r.body) },
   { method: 'PUT', path: '/multi_factor/:name', guard: { ...mfa('update'), touchesRoot: configOfRoot }, body: ANY_JSON, handle: (s, r) => s.updateConfig(r.params.name!, r.body) },
   { method: 'DELETE', path: '/multi_factor/:name', guard: { ...mfa('delete'), touchesRoot: async (r, s) => flag(r.query.force) && (await configOfRoot(r, s)) }, handle: (s, r) => s.deleteConfig(r.params.name!, { force: flag(r.query.force) }) },
@@ -134,7 +141,7 @@ export const ROUTES: Route[] = [
   ...principalRoutes('application', '/applications'),
 
   { method: 'GET', path: '/groups', guard: { op: 'read', resource: () => 'principal/internal/group' }, filter: groups, handle: (s, r) => s.listGroups({ verbose: flag(r.query.verbose) }) },
-  { method: 'GET', path: '/groups/:name', guard: { op: 'read', resource: (r) => `principal/internal/group/${r.params.name}` }, handle: (s, r) => s.getGroup(r.params.name!, { verbose: flag(r.query.verbose) }) },
+  { method: 'GET', path: '/groups/:name', guard: { op: 'read', resource: (r) => `principal/internal/group/${r.params.name}` }, filter: oneGroup, handle: (s, r) => s.getGroup(r.params.name!, { verbose: flag(r.query.verbose) }) },
   { method: 'POST', path: '/groups', status: 201, guard: { op: 'create', resource: (r) => `principal/internal/group/${String(r.body?.name ?? '')}` }, body: obj({ name: str(200) }, ['name']), handle: (s, r) => s.createGroup(String(r.body.name)) },
   { method: 'DELETE', path: '/groups/:name', guard: { op: 'delete', resource: (r) => `principal/internal/group/${r.params.name}` }, handle: (s, r) => s.deleteGroup(r.params.name!) },
   { method: 'POST', path: '/groups/:name/members', guard: { op: 'update', resource: (r) => `principal/internal/group/${r.params.name}` }, body: obj({ principal: str(300) }, ['principal']),
@@ -187,4 +194,14 @@ export function checkUrlName(method: string, routePath: string, name: string): v
   else if (base === 'multi_factor') validateConfigName(name, method === 'PUT' ? 'config name (-n)' : 'config name');
   else if (base === 'mfa_policies') validatePolicyName(name, 'policy name (-n)');
   else throw new SsrunError('USAGE', `request: ${routePath} takes no name`);
+}
+
+/**
+ * The client's address for rate limits, the lockout and the audit: fastify's (the forwarded one from a trusted
+ * proxy), if it is an address at all (else the socket's), IPv4-mapped IPv6 written as IPv4, at most 64 characters.
+ */
+export function clientAddress(req: FastifyRequest): string {
+  const raw = isIP(req.ip) ? req.ip : (req.socket.remoteAddress ?? 'unknown');
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(raw);
+  return (mapped ? mapped[1]! : raw).slice(0, 64);
 }

@@ -11,8 +11,9 @@ import { principalPath, type Caller, type Operation, type PrincipalType } from '
 import { createSsrun, type Ssrun, type SsrunDeps } from '../core/service.js';
 import { MAX_INPUT_BYTES, parseJsonText, sanitizeLine } from '../core/validate.js';
 import { API_BASE, NDJSON, errorBody, httpStatusOf } from './protocol.js';
+import { TRUSTED_DAYS } from '../core/lockout.js';
 import { clientErrorHandler, drain } from './http-errors.js';
-import { ROUTES, bearer, checkUrlName, type Req, type Route } from './routes.js';
+import { ROUTES, bearer, checkUrlName, clientAddress, type Req, type Route } from './routes.js';
 
 export { isLoopbackAddress } from './routes.js';
 
@@ -98,8 +99,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     global: true,
     max: limits.max,
     timeWindow: 60_000,
-    keyGenerator: (req) => req.ip,
-    errorResponseBuilder: (req, ctx) => ({ statusCode: 429, error: { code: 'RATE_LIMITED', message: `too many requests from ${req.ip}; retry in ${Math.ceil(ctx.ttl / 1000)} s` } }),
+    keyGenerator: (req) => clientAddress(req),
+    errorResponseBuilder: (req, ctx) => ({ statusCode: 429, error: { code: 'RATE_LIMITED', message: `too many requests from ${clientAddress(req)}; retry in ${Math.ceil(ctx.ttl / 1000)} s` } }),
   });
 
   app.setErrorHandler(async (err, req, reply) => {
@@ -131,8 +132,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   const serviceFor = (req: FastifyRequest, caller: Caller | undefined) =>
-    createSsrun({ ...opts.deps, actor: { principal: caller?.path ?? 'anonymous', source: req.ip } });
-  const checkLogin = app.createRateLimit({ max: limits.loginMax, timeWindow: 60_000, keyGenerator: (req) => `login:${req.ip}` });
+    createSsrun({ ...opts.deps, actor: { principal: caller?.path ?? 'anonymous', source: clientAddress(req) } });
+  const checkLogin = app.createRateLimit({ max: limits.loginMax, timeWindow: 60_000, keyGenerator: (req) => `login:${clientAddress(req)}` });
   const anonymous = createSsrun({ ...opts.deps, actor: { principal: 'anonymous', source: 'server' } });
 
   for (const route of ROUTES) {
@@ -154,7 +155,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     opts.deps.store
       .write(async (tx) => {
         await tx.deleteExpiredSessions(now.toISOString());
-        await tx.sweepThrottle(dayAgo, now.toISOString());
+        await tx.sweepThrottle(dayAgo, now.toISOString(), new Date(now.getTime() - TRUSTED_DAYS * 86_400_000).toISOString());
       })
       .catch(() => {
         // a busy store: next time
@@ -182,8 +183,8 @@ async function handle(route: Route, r: Req, reply: FastifyReply, { serviceFor, c
     const limit = await checkLogin(req);
     if (!limit.isAllowed && limit.isExceeded) {
       void reply.header('retry-after', String(limit.ttlInSeconds));
-      await serviceFor(req, undefined).noteRefusal('login', req.ip, 'login rate limit of this address');
-      throw new SsrunError('RATE_LIMITED', `too many requests from ${req.ip}; retry in ${limit.ttlInSeconds} s`);
+      await serviceFor(req, undefined).noteRefusal('login', clientAddress(req), 'login rate limit of this address');
+      throw new SsrunError('RATE_LIMITED', `too many requests from ${clientAddress(req)}; retry in ${limit.ttlInSeconds} s`);
     }
   }
   if (route.guard !== 'none') {

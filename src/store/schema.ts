@@ -119,6 +119,7 @@ export const MIGRATIONS: string[] = [
      failed_count INTEGER NOT NULL DEFAULT 0,
      locked_until TEXT,
      last_failure_at TEXT,
+     last_success_at TEXT,
      PRIMARY KEY (subject, address)
    ) STRICT;
    CREATE TABLE attempts (

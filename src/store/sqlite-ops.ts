@@ -343,29 +343,34 @@ function groupOps(r: Rows) {
 }
 
 function throttleOps({ stmt }: Rows) {
-  type Row = { failed_count: number; locked_until: string | null };
-  const read = (subject: string, address: string) => {
-    const r = stmt(`SELECT failed_count, locked_until FROM throttle WHERE subject = ? AND address = ?`).get(subject, address) as Row | undefined;
-    return { failedCount: r?.failed_count ?? 0, lockedUntil: r?.locked_until ?? null };
-  };
-  const write = (subject: string, address: string, s: { failedCount: number; lockedUntil: string | null }, at: string) => {
-    if (s.failedCount === 0 && s.lockedUntil === null) return void stmt(`DELETE FROM throttle WHERE subject = ? AND address = ?`).run(subject, address);
-    stmt(`INSERT INTO throttle (subject, address, failed_count, locked_until, last_failure_at) VALUES (?, ?, ?, ?, ?)
-          ON CONFLICT (subject, address) DO UPDATE SET failed_count = excluded.failed_count, locked_until = excluded.locked_until, last_failure_at = excluded.last_failure_at`)
-      .run(subject, address, s.failedCount, s.lockedUntil, at);
+  type Row = { failed_count: number; locked_until: string | null; last_success_at: string | null };
+  const read = (subject: string, address: string) =>
+    stmt(`SELECT failed_count, locked_until, last_success_at FROM throttle WHERE subject = ? AND address = ?`).get(subject, address) as Row | undefined;
+  const state = (r: Row | undefined) => ({ failedCount: r?.failed_count ?? 0, lockedUntil: r?.locked_until ?? null });
+  /** A row with nothing to remember goes; one of a known-good address stays (for its last success). */
+  const write = (subject: string, address: string, s: { failedCount: number; lockedUntil: string | null }, at: string, lastSuccess: string | null) => {
+    if (s.failedCount === 0 && s.lockedUntil === null && !lastSuccess) return void stmt(`DELETE FROM throttle WHERE subject = ? AND address = ?`).run(subject, address);
+    stmt(`INSERT INTO throttle (subject, address, failed_count, locked_until, last_failure_at, last_success_at) VALUES (?, ?, ?, ?, ?, ?)
+          ON CONFLICT (subject, address) DO UPDATE SET failed_count = excluded.failed_count, locked_until = excluded.locked_until,
+            last_failure_at = coalesce(excluded.last_failure_at, throttle.last_failure_at), last_success_at = excluded.last_success_at`)
+      .run(subject, address, s.failedCount, s.lockedUntil, s.failedCount > 0 ? at : null, lastSuccess);
   };
   return {
-    getThrottle: (subject, address) => ({ here: read(subject, address), all: read(subject, '*') }),
+    getThrottle: (subject, address) => {
+      const here = read(subject, address);
+      return { here: state(here), all: state(read(subject, '*')), lastSuccessHere: here?.last_success_at ?? null };
+    },
     saveThrottle: (subject, address, t, at) => {
-      write(subject, address, t.here, at);
-      write(subject, '*', t.all, at);
+      write(subject, address, t.here, at, t.lastSuccessHere ?? null);
+      write(subject, '*', t.all, at, null);
     },
     listThrottle: (subject) =>
-      (stmt(`SELECT address, failed_count, locked_until FROM throttle WHERE subject = ? ORDER BY address = '*' DESC, address`).all(subject) as (Row & { address: string })[])
+      (stmt(`SELECT address, failed_count, locked_until FROM throttle WHERE subject = ? AND (failed_count > 0 OR locked_until IS NOT NULL) ORDER BY address = '*' DESC, address`).all(subject) as (Row & { address: string })[])
         .map((r) => ({ address: r.address, failedCount: r.failed_count, lockedUntil: r.locked_until })),
     clearThrottle: (subject) => stmt(`DELETE FROM throttle WHERE subject = ?`).run(subject).changes,
-    sweepThrottle: (before, now) =>
-      stmt(`DELETE FROM throttle WHERE (locked_until IS NULL OR locked_until <= ?) AND (last_failure_at IS NULL OR last_failure_at < ?)`).run(now, before).changes,
+    sweepThrottle: (before, now, trustedSince) =>
+      stmt(`DELETE FROM throttle WHERE (locked_until IS NULL OR locked_until <= ?) AND (last_failure_at IS NULL OR last_failure_at < ?)
+            AND (last_success_at IS NULL OR last_success_at < ?)`).run(now, before, trustedSince).changes,
     countAttempts: (subject, address, now) => {
       const expired = stmt(`SELECT address FROM attempts WHERE subject = ? AND expires_at <= ?`).all(subject, now) as { address: string }[];
       if (expired.length) stmt(`DELETE FROM attempts WHERE subject = ? AND expires_at <= ?`).run(subject, now);

@@ -268,7 +268,28 @@ describe('two scopes: one client address, and every address together (S26)', () 
 
   it('a success resets both scopes; an outcome that was not a guess changes neither', () => {
     const t = { here: { failedCount: 3, lockedUntil: null }, all: { failedCount: 9, lockedUntil: null } };
-    expect(settleScoped(t, 'success', T0, limits)).toEqual(fresh());
-    expect(settleScoped(t, 'not-a-guess', T0, limits)).toEqual(t);
+    // …and remembers the address as one the principal logs in from
+    expect(settleScoped(t, 'success', T0, limits)).toEqual({ ...fresh(), lastSuccessHere: T0.toISOString() });
+    expect(settleScoped(t, 'not-a-guess', T0, limits)).toEqual({ ...t, lastSuccessHere: undefined });
+  });
+
+  it('an address that logged in as the principal within 30 days is not locked out by failures from elsewhere', () => {
+    const all = { failedCount: 12, lockedUntil: at(15 * MIN).toISOString() };
+    const known = { here: FRESH, all, lastSuccessHere: at(-29 * 24 * 60 * MIN).toISOString() };
+    expect(beginScoped(known, { here: 0, all: 0 }, T0, limits)).toEqual({ decision: 'proceed' });
+    // its own allowance still holds
+    expect(beginScoped({ ...known, here: { failedCount: 5, lockedUntil: at(MIN).toISOString() } }, { here: 0, all: 0 }, T0, limits).decision).toBe('locked');
+    // older than 30 days: like any other address
+    expect(beginScoped({ ...known, lastSuccessHere: at(-31 * 24 * 60 * MIN).toISOString() }, { here: 0, all: 0 }, T0, limits)).toMatchObject({ decision: 'locked', everywhere: true });
+  });
+
+  it('past the all-address limit each failure doubles the lock, up to 16 hours', () => {
+    let t = { here: FRESH, all: { failedCount: 12, lockedUntil: null as string | null } };
+    const minutes: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      t = settleScoped({ ...t, here: FRESH }, 'failure', T0, limits);
+      minutes.push((Date.parse(t.all.lockedUntil!) - T0.getTime()) / MIN);
+    }
+    expect(minutes).toEqual([30, 60, 120, 240, 480, 960, 960, 960]);
   });
 });

@@ -88,7 +88,7 @@ const asRoot = (args: string[]) => asToken(rootToken, args);
 beforeAll(async () => {
   const home = tempHome('ssrun-lockout-server-');
   ok(await ssrun(['init', '--password-stdin'], { home, input: `${PW_ROOT}\n` }));
-  for (const [name, pw] of [['bob', PW_BOB], ['carol', PW_CAROL], ['helpdesk', PW_HELP], ['norule', PW_NORULE]] as const) {
+  for (const [name, pw] of [['bob', PW_BOB], ['carol', PW_CAROL], ['dana', PW_CAROL], ['helpdesk', PW_HELP], ['norule', PW_NORULE]] as const) {
     ok(await ssrun(['user', 'create', '-n', name, '--password-stdin'], { home, input: `${pw}\n` }));
   }
   server = await startServer({ home, args: ['--rate-limit', '1000000', '--login-rate-limit', '1000000', '--lockout-all-addresses', '12'] });
@@ -197,6 +197,15 @@ describe('the lockout on a server, per (principal, address) and per principal', 
       { Address: '127.0.0.6', FailedAttempts: 4, LockedUntil: null },
     ]);
     expect(v.LockedUntil).toBe(until);
+  });
+
+  it('an address dana logged in from within 30 days still logs her in after the all-address lock; any other address is refused', async () => {
+    expect((await loginFrom('127.0.0.9', 'dana', PW_CAROL)).status).toBe(200);
+    for (const address of ['127.0.0.10', '127.0.0.11', '127.0.0.12']) {
+      for (let i = 1; i <= 4; i++) expectErrorAnswer(await loginFrom(address, 'dana', WRONG), 401, 'AUTH_DENIED');
+    }
+    expectLocked(await loginFrom('127.0.0.13', 'dana', PW_CAROL), 'dana', 12, true);
+    expect((await loginFrom('127.0.0.9', 'dana', PW_CAROL)).status).toBe(200);
   });
 
   it('user unlock: needs update on the principal; root\'s own by root only; clears every counter; audited as user.unlock', async () => {
