@@ -5,8 +5,9 @@
 // from the key file or SSRUN_MASTER_KEY and never reaches the database. The password (in the URL, or
 // PGPASSWORD) appears in no message: every error names the database by its redacted URL.
 
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type PgModule from 'pg';
 import { SsrunError } from '../core/errors.js';
 import type { Store, StoreOps } from '../core/ports.js';
@@ -133,6 +134,7 @@ const newerSchema = (where: string, v: number) =>
 /** The data key: sealed under the master key once (by the first migrate), opened by every replica. */
 async function dataKeyOf(pool: PgModule.Pool, where: string, source: MasterKeySource, create: boolean): Promise<{ dataKey: Buffer; created: boolean }> {
   const read = async (q: Query) => ((await q(`SELECT value FROM meta WHERE key = 'data_key'`)).rows[0] as { value: string } | undefined)?.value;
+  if (create && !source.fromEnv) mkdirSync(dirname(source.keyFile), { recursive: true, mode: 0o700 });
   const loaded = loadMasterKey(source, { create });
   let created = false;
   const wrapped = await transaction(pool, where, async (q) => {
