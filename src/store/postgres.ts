@@ -62,6 +62,8 @@ function newPool(url: string, size: number): { pool: PgModule.Pool; where: strin
   // An idle client whose server went away (a restart) is dropped and replaced on the next use; without a
   // listener the event would end the process.
   pool.on('error', () => undefined);
+  // The same for a client in use: its query fails (and is translated) instead.
+  pool.on('connect', (client) => void client.on('error', () => undefined));
   return { pool, where };
 }
 
