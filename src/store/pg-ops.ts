@@ -12,7 +12,8 @@ import type { AuditEntry, Authorization, ConfigType, Effect, Group, Operation, P
 import { principalPath } from '../core/model.js';
 import type { ConfigRecord, StoreOps } from '../core/ports.js';
 import { open, seal } from './cipher.js';
-import { POLICY_LOCK } from './pg-schema.js';
+import { POLICY_LOCK, THROTTLE_LOCK_SPACE } from './pg-schema.js';
+import { throttleOps } from './pg-throttle.js';
 
 /** One statement on the pool (standalone) or on the transaction's client. */
 export type Query = (text: string, values?: unknown[]) => Promise<{ rows: any[]; rowCount: number | null }>;
@@ -21,7 +22,13 @@ interface ConfigRow { id: string; name: string; type: ConfigType; options: strin
 interface PolicyRow { id: string; name: string; factors: string; enroll_within_days: number; reverify_after_hours: number | null; active: number; created_at: string; updated_at: string }
 interface AuthzRow { type: PrincipalType; name: string; operation: Operation; effect: Effect; resource: string; created_at: string }
 
-const PRINCIPAL_SELECT = `SELECT p.*, c.name AS config_name, c.type AS config_type, a.provider_user_id, a.assigned_at, a.pending
+// As in SQLite, the lockout counters live in `throttle` by subject (the path in lower case) and address: a
+// principal shows its count from every address ('*') and its latest lock from any.
+const SUBJECT = `lower('principal/internal/' || p.type || '/' || p.name)`;
+const PRINCIPAL_SELECT = `SELECT p.id, p.type, p.name, p.credential, p.epoch, p.last_mfa_at, p.created_at, p.updated_at,
+    coalesce((SELECT t.failed_count FROM throttle t WHERE t.subject = ${SUBJECT} AND t.address = '*'), 0) AS failed_count,
+    (SELECT max(t.locked_until) FROM throttle t WHERE t.subject = ${SUBJECT}) AS locked_until,
+    c.name AS config_name, c.type AS config_type, a.provider_user_id, a.assigned_at, a.pending
   FROM principals p LEFT JOIN assignments a ON a.principal_id = p.id LEFT JOIN mfa_configs c ON c.id = a.config_id`;
 const AUTHZ_SELECT = `SELECT p.type, p.name, z.operation, z.effect, z.resource, z.created_at FROM authorizations z JOIN principals p ON p.id = z.principal_id`;
 const secretAad = (id: string) => `mfa_configs:${id}:secrets`;
@@ -57,6 +64,13 @@ function helpers(q: Query, dataKey: Buffer, inTx: boolean) {
     policyLocked = true;
   };
   const forUpdate = inTx ? ' FOR UPDATE OF p' : '';
+  /** A lockout subject's read-decide-write, one at a time across the cluster (known names or not: no row to lock). */
+  const subjectLocked = new Set<string>();
+  const subjectLock = async (subject: string) => {
+    if (!inTx || subjectLocked.has(subject)) return;
+    await q(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [THROTTLE_LOCK_SPACE, subject]);
+    subjectLocked.add(subject);
+  };
 
   function splitOptions(config: ConfigRecord, id: string) {
     const clear: Record<string, unknown> = {};
@@ -103,11 +117,11 @@ function helpers(q: Query, dataKey: Buffer, inTx: boolean) {
     await q(`UPDATE principals SET epoch = epoch + 1, updated_at = $1 WHERE id = $2`, [at, principalId]);
     await q(`DELETE FROM sessions WHERE principal_id = $1`, [principalId]);
   };
-  return { q, one, all, changed, policyLock, forUpdate, dataKey, splitOptions, toConfig, toGroup, toPolicy, configId, raiseEpoch };
+  return { q, one, all, changed, policyLock, subjectLock, forUpdate, dataKey, splitOptions, toConfig, toGroup, toPolicy, configId, raiseEpoch };
 }
 
-type H = ReturnType<typeof helpers>;
-type Ops = Partial<StoreOps>;
+export type H = ReturnType<typeof helpers>;
+export type Ops = Partial<StoreOps>;
 
 function configOps(h: H) {
   const { q, one, all, splitOptions, toConfig, configId } = h;
@@ -163,13 +177,6 @@ function principalOps(h: H) {
       await raiseEpoch(principalId, at);
     },
     deletePrincipal: async (principalId) => void (await q(`DELETE FROM principals WHERE id = $1`, [principalId])),
-    saveAuthState: async (principalId, failedCount, lockedUntil) => void (await q(`UPDATE principals SET failed_count = $1, locked_until = $2 WHERE id = $3`, [failedCount, lockedUntil, principalId])),
-    countAttempts: async (principalId, now) => {
-      await q(`DELETE FROM attempts WHERE principal_id = $1 AND expires_at <= $2`, [principalId, now]);
-      return (await one<{ n: number }>(`SELECT count(*)::int AS n FROM attempts WHERE principal_id = $1`, [principalId]))!.n;
-    },
-    insertAttempt: async (id, principalId, expiresAt) => void (await q(`INSERT INTO attempts (id, principal_id, expires_at) VALUES ($1, $2, $3)`, [id, principalId, expiresAt])),
-    deleteAttempt: async (id) => (await changed(`DELETE FROM attempts WHERE id = $1`, [id])) === 1,
     setLastMfa: async (principalId, at) => void (await q(`UPDATE principals SET last_mfa_at = $1 WHERE id = $2`, [at, principalId])),
   } satisfies Ops;
 }
@@ -336,5 +343,5 @@ function policyOps(h: H) {
 /** The store's operations on one query function: the pool's (standalone) or a transaction's client (inTx). */
 export function pgOps(q: Query, dataKey: Buffer, inTx: boolean): StoreOps {
   const h = helpers(q, dataKey, inTx);
-  return { ...configOps(h), ...principalOps(h), ...assignmentOps(h), ...sessionOps(h), ...groupOps(h), ...policyOps(h) };
+  return { ...configOps(h), ...principalOps(h), ...throttleOps(h), ...assignmentOps(h), ...sessionOps(h), ...groupOps(h), ...policyOps(h) };
 }

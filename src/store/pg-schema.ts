@@ -6,12 +6,15 @@
 export const PG_SCHEMA_VERSION = 1;
 /** The oldest schema this ssrun can run on (raised when a migration changes what older code relies on). */
 export const PG_MIN_SCHEMA_VERSION = 1;
-/** pg_advisory_xact_lock keys: migrations, and the store-wide lock of policy and group changes. */
+/** pg_advisory_xact_lock keys: migrations, and the store-wide lock of policy and group changes (one 64-bit key). */
 export const MIGRATION_LOCK = 0x5353524e;
 export const POLICY_LOCK = 0x53535250;
+/** The first of the two 32-bit keys of a lockout subject's lock (the second: hashtext of the subject). */
+export const THROTTLE_LOCK_SPACE = 0x5353;
 
 export const PG_MIGRATIONS: string[] = [
-  // 1: everything SQLite has at its schema 5.
+  // 1: everything SQLite has at its schema 5 (the lockout in `throttle` by subject and address, attempts as
+  //    leases; principals without SQLite's unused failed_count and locked_until columns).
   `CREATE TABLE meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT COLLATE "C" NOT NULL);
    CREATE TABLE mfa_configs (
      id TEXT COLLATE "C" PRIMARY KEY,
@@ -29,8 +32,6 @@ export const PG_MIGRATIONS: string[] = [
      name TEXT COLLATE "C" NOT NULL,
      credential TEXT COLLATE "C",
      epoch INTEGER NOT NULL DEFAULT 0,
-     failed_count INTEGER NOT NULL DEFAULT 0,
-     locked_until TEXT COLLATE "C",
      created_at TEXT COLLATE "C" NOT NULL,
      updated_at TEXT COLLATE "C" NOT NULL,
      last_mfa_at TEXT COLLATE "C"
@@ -117,12 +118,21 @@ export const PG_MIGRATIONS: string[] = [
      principal_id TEXT COLLATE "C" PRIMARY KEY REFERENCES principals(id) ON DELETE CASCADE,
      first_applied_at TEXT COLLATE "C" NOT NULL
    );
+   CREATE TABLE throttle (
+     subject TEXT COLLATE "C" NOT NULL,
+     address TEXT COLLATE "C" NOT NULL,
+     failed_count INTEGER NOT NULL DEFAULT 0,
+     locked_until TEXT COLLATE "C",
+     last_failure_at TEXT COLLATE "C",
+     PRIMARY KEY (subject, address)
+   );
    CREATE TABLE attempts (
      id TEXT COLLATE "C" PRIMARY KEY,
-     principal_id TEXT COLLATE "C" NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+     subject TEXT COLLATE "C" NOT NULL,
+     address TEXT COLLATE "C" NOT NULL,
      expires_at TEXT COLLATE "C" NOT NULL
    );
-   CREATE INDEX attempts_by_principal ON attempts (principal_id, expires_at);`,
+   CREATE INDEX attempts_by_subject ON attempts (subject, address);`,
 ];
 
 /** Which unique index a duplicate hit, as the error the core would have raised had it seen the row first. */

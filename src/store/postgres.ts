@@ -16,6 +16,7 @@ import { loadMasterKey, type MasterKeySource } from './keys.js';
 import { pgOps, type Query } from './pg-ops.js';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_MIN_SCHEMA_VERSION, PG_SCHEMA_VERSION } from './pg-schema.js';
 import { redactUrl, translatePgError } from './pg-errors.js';
+import { WRITE_DEADLINE_MS } from './serialized.js';
 import type { Builtin } from './sqlite.js';
 
 export { redactUrl };
@@ -186,9 +187,17 @@ function storeOn(pool: PgModule.Pool, where: string, dataKey: Buffer): Store {
         if (!open) throw new SsrunError('INTERNAL', 'store misuse: a transaction was used after it ended');
         return q(text, values);
       };
+      // As on SQLite (serialized.ts): a transaction that does not finish is a bug; it is rolled back and
+      // reported instead of holding its locks (PostgreSQL's idle_in_transaction_session_timeout backs this up).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new SsrunError('INTERNAL', `store misuse: a transaction did not finish within ${WRITE_DEADLINE_MS / 1000} s; rolled back`)), WRITE_DEADLINE_MS);
+        timer.unref?.();
+      });
       try {
-        return await fn(pgOps(guarded, dataKey, true));
+        return await Promise.race([fn(pgOps(guarded, dataKey, true)), stuck]);
       } finally {
+        clearTimeout(timer);
         open = false;
       }
     });

@@ -116,8 +116,8 @@ for (const adapter of adapters) {
       expect((await s.getPrincipalById(bob.id))).toMatchObject({ assignment: null, epoch: 4 });
       await s.setLastMfa(bob.id, at(9));
       expect((await s.getPrincipalById(bob.id))!.lastMfaAt).toBe(at(9));
-      await s.saveAuthState(bob.id, 3, at(60));
-      expect(await others[0]!.getPrincipalById(bob.id)).toMatchObject({ failedCount: 3, lockedUntil: at(60) });
+      await s.saveThrottle('principal/internal/user/bob', '10.0.0.1', { here: { failedCount: 3, lockedUntil: at(60) }, all: { failedCount: 4, lockedUntil: null } }, at());
+      expect(await others[0]!.getPrincipalById(bob.id)).toMatchObject({ failedCount: 4, lockedUntil: at(60) });
       const gone = await s.insertPrincipal('user', 'gone', null, at());
       await s.deletePrincipal(gone.id);
       expect(await s.getPrincipalById(gone.id)).toBeUndefined();
@@ -139,15 +139,39 @@ for (const adapter of adapters) {
       expect(await s.recoveryCodesLeft(p.id)).toBe(0);
     });
 
-    it('attempts and sessions: count drops the expired, delete settles once; sessions by digest, expiry, all but one', async () => {
+    it('lockout counters by subject and address, and attempts as leases; sessions by digest, expiry, all but one', async () => {
       const p = (await s.getPrincipal('user', 'alice'))!;
-      await s.insertAttempt('a1', p.id, at(10));
-      await s.insertAttempt('a2', p.id, at(20));
-      expect(await s.countAttempts(p.id, at(5))).toBe(2);
-      expect(await s.countAttempts(p.id, at(15))).toBe(1);
-      expect(await s.deleteAttempt('a1')).toBe(false);
-      expect(await s.deleteAttempt('a2')).toBe(true);
-      expect(await s.deleteAttempt('a2')).toBe(false);
+      const subj = 'principal/internal/user/nobody-known';
+      const zero = { failedCount: 0, lockedUntil: null };
+      expect(await s.getThrottle(subj, '10.0.0.1')).toEqual({ here: zero, all: zero });
+      await s.saveThrottle(subj, '10.0.0.1', { here: { failedCount: 2, lockedUntil: null }, all: { failedCount: 2, lockedUntil: null } }, at(1));
+      await others[0]!.saveThrottle(subj, '10.0.0.2', { here: { failedCount: 5, lockedUntil: at(900) }, all: { failedCount: 7, lockedUntil: null } }, at(2));
+      expect(await others[1]!.getThrottle(subj, '10.0.0.1')).toEqual({ here: { failedCount: 2, lockedUntil: null }, all: { failedCount: 7, lockedUntil: null } });
+      expect(await s.listThrottle(subj)).toEqual([
+        { address: '*', failedCount: 7, lockedUntil: null },
+        { address: '10.0.0.1', failedCount: 2, lockedUntil: null },
+        { address: '10.0.0.2', failedCount: 5, lockedUntil: at(900) },
+      ]);
+      // nothing left to count: the row goes
+      await s.saveThrottle(subj, '10.0.0.1', { here: zero, all: { failedCount: 7, lockedUntil: null } }, at(3));
+      expect((await s.listThrottle(subj)).map((r) => r.address)).toEqual(['*', '10.0.0.2']);
+      // swept: rows with no lock in force at at(5) and no failure since at(10): this '*', and bob's '*' (above)
+      expect(await s.sweepThrottle(at(10), at(5))).toBe(2);
+      expect(await s.clearThrottle(subj)).toBe(1);
+      expect(await s.listThrottle(subj)).toEqual([]);
+
+      const a = 'principal/internal/user/alice';
+      await s.insertAttempt('a1', a, '10.0.0.1', at(10));
+      await s.insertAttempt('a2', a, '10.0.0.1', at(20));
+      await s.insertAttempt('a3', a, '10.0.0.2', at(20));
+      expect(await s.countAttempts(a, '10.0.0.1', at(5))).toEqual({ here: 2, all: 3, expired: [] });
+      expect(await s.extendAttempt('a2', at(5), at(30))).toBe(true);
+      expect(await s.extendAttempt('a1', at(11), at(40))).toBe(false);
+      expect(await others[0]!.countAttempts(a, '10.0.0.2', at(15))).toEqual({ here: 1, all: 2, expired: [{ address: '10.0.0.1' }] });
+      expect(await s.deleteAttempt('a1', at(15))).toBe('gone');
+      expect(await s.deleteAttempt('a2', at(25))).toBe('live');
+      expect(await s.deleteAttempt('a3', at(25))).toBe('expired');
+      expect(await s.deleteAttempt('a3', at(25))).toBe('gone');
 
       const session = (tokenHash: string, expiresAt = at(100)) => ({ tokenHash, principalId: p.id, epoch: p.epoch, factor: 'password', createdAt: at(), expiresAt });
       await s.insertSession(session('t1'));
@@ -257,37 +281,48 @@ for (const adapter of adapters) {
       expect(await s.recoveryCodesLeft(p.id)).toBe(0);
     });
 
-    it('lockout: read the principal, count its attempts in flight, decide, insert: never more than the limit at once (S26)', async () => {
-      const p = await s.insertPrincipal('user', 'locky', null, at());
-      await s.saveAuthState(p.id, 3, null);
-      const LIMIT = 5;
-      // As attempts.ts does: one write per attempt; 3 failures + in flight must stay under the limit.
-      const decisions = await all(20, (st, i) => st.write(async (tx) => {
-        const cur = (await tx.getPrincipal('user', 'LOCKY'))!;
-        const inFlight = await tx.countAttempts(cur.id, at());
-        if (cur.failedCount + inFlight >= LIMIT) return 'wait';
-        await tx.insertAttempt(`att-${i}`, cur.id, at(600));
-        return 'go';
-      }));
-      expect(decisions.filter((d) => d === 'go')).toHaveLength(2);
-      // Settling them: each failure counted once, from any handle.
-      await all(20, (st, i) => st.write(async (tx) => {
-        if (!(await tx.deleteAttempt(`att-${i}`))) return;
-        const cur = (await tx.getPrincipalById(p.id))!;
-        await tx.saveAuthState(p.id, cur.failedCount + 1, null);
-      }));
-      expect((await s.getPrincipalById(p.id))!.failedCount).toBe(5);
-      expect(await s.countAttempts(p.id, at())).toBe(0);
+    it('lockout: count the attempts in flight, read the counters, decide, insert: never more than the limit at once (S26), for an unknown name too', async () => {
+      for (const subject of ['principal/internal/user/racer', 'principal/internal/user/no-such-user']) {
+        await s.saveThrottle(subject, '10.0.0.9', { here: { failedCount: 3, lockedUntil: null }, all: { failedCount: 3, lockedUntil: null } }, at());
+        const LIMIT = 5;
+        // As attempts.ts does: one write per attempt; failures + attempts in flight from the address stay under the limit.
+        const decisions = await all(20, (st, i) => st.write(async (tx) => {
+          const inFlight = await tx.countAttempts(subject, '10.0.0.9', at());
+          const t = await tx.getThrottle(subject, '10.0.0.9');
+          if (t.here.failedCount + inFlight.here >= LIMIT) return 'wait';
+          await tx.insertAttempt(`att-${subject}-${i}`, subject, '10.0.0.9', at(600));
+          return 'go';
+        }));
+        expect(decisions.filter((d) => d === 'go')).toHaveLength(2);
+        // Settling them, each a failure counted once, from any handle.
+        await all(20, (st, i) => st.write(async (tx) => {
+          if ((await tx.deleteAttempt(`att-${subject}-${i}`, at())) !== 'live') return;
+          const t = await tx.getThrottle(subject, '10.0.0.9');
+          const up = (c: { failedCount: number }) => ({ failedCount: c.failedCount + 1, lockedUntil: null });
+          await tx.saveThrottle(subject, '10.0.0.9', { here: up(t.here), all: up(t.all) }, at());
+        }));
+        expect(await s.getThrottle(subject, '10.0.0.9')).toEqual({ here: { failedCount: 5, lockedUntil: null }, all: { failedCount: 5, lockedUntil: null } });
+        expect(await s.countAttempts(subject, '10.0.0.9', at())).toEqual({ here: 0, all: 0, expired: [] });
+      }
     });
 
     it('read-modify-write of one counter from every handle: no update lost', async () => {
-      const p = (await s.getPrincipal('user', 'locky'))!;
-      await s.saveAuthState(p.id, 0, null);
-      await all(30, (st) => st.write(async (tx) => {
-        const cur = (await tx.getPrincipalById(p.id))!;
-        await tx.saveAuthState(p.id, cur.failedCount + 1, null);
+      const subject = 'principal/internal/application/counted';
+      await all(30, (st, i) => st.write(async (tx) => {
+        const t = await tx.getThrottle(subject, `10.0.1.${i % 4}`);
+        await tx.saveThrottle(subject, `10.0.1.${i % 4}`, { here: { failedCount: t.here.failedCount + 1, lockedUntil: null }, all: { failedCount: t.all.failedCount + 1, lockedUntil: null } }, at());
       }));
-      expect((await s.getPrincipalById(p.id))!.failedCount).toBe(30);
+      expect((await s.getThrottle(subject, '10.0.1.0')).all.failedCount).toBe(30);
+      expect((await s.listThrottle(subject)).filter((r) => r.address !== '*').map((r) => r.failedCount)).toEqual([8, 8, 7, 7]);
+    });
+
+    it('read-modify-write of a principal row from every handle: each sees the last one', async () => {
+      const p = (await s.getPrincipal('user', 'racer'))!;
+      await all(30, (st, i) => st.write(async (tx) => {
+        const cur = (await tx.getPrincipalById(p.id))!;
+        await tx.setLastMfa(p.id, `${cur.lastMfaAt ?? ''}${i % 10}`.slice(-200));
+      }));
+      expect((await s.getPrincipalById(p.id))!.lastMfaAt).toHaveLength(30);
     });
 
     it('check-then-insert of one name from every handle: one principal, the others told it exists', async () => {
