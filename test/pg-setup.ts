@@ -3,9 +3,9 @@
 // Without PostgreSQL the tests that need it skip, and say why here once.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ROOT } from './helpers/paths.js';
 
 export default function setup(): (() => void) | undefined {
@@ -26,5 +26,8 @@ export default function setup(): (() => void) | undefined {
     console.warn(`ssrun tests: skipping the PostgreSQL tests: ${process.env.SSRUN_TEST_PG_SKIP}`);
     return undefined;
   }
-  return () => void execFileSync('bash', [script, 'stop', dir]);
+  return () => {
+    execFileSync('bash', [script, 'stop', dir]);
+    rmSync(dirname(dir), { recursive: true, force: true });
+  };
 }

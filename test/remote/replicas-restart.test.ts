@@ -5,9 +5,9 @@
 
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secret } from '../helpers/cli.js';
 import { ROOT } from '../helpers/paths.js';
@@ -32,6 +32,7 @@ describe.skipIf(skip)(`PostgreSQL restarted under load${skip ? ` (skipped: ${ski
   afterAll(async () => {
     await stopAllServers();
     execFileSync('bash', [SCRIPT, 'stop', dir]);
+    rmSync(dirname(dir), { recursive: true, force: true });
   });
 
   it('answers 2xx or a clean 503 while it restarts, never allows a wrong password, and recovers without restarting the replicas', async () => {
