@@ -124,6 +124,7 @@ export const PG_MIGRATIONS: string[] = [
      failed_count INTEGER NOT NULL DEFAULT 0,
      locked_until TEXT COLLATE "C",
      last_failure_at TEXT COLLATE "C",
+     last_success_at TEXT COLLATE "C",
      PRIMARY KEY (subject, address)
    );
    CREATE TABLE attempts (

@@ -143,10 +143,10 @@ for (const adapter of adapters) {
       const p = (await s.getPrincipal('user', 'alice'))!;
       const subj = 'principal/internal/user/nobody-known';
       const zero = { failedCount: 0, lockedUntil: null };
-      expect(await s.getThrottle(subj, '10.0.0.1')).toEqual({ here: zero, all: zero });
+      expect(await s.getThrottle(subj, '10.0.0.1')).toEqual({ here: zero, all: zero, lastSuccessHere: null });
       await s.saveThrottle(subj, '10.0.0.1', { here: { failedCount: 2, lockedUntil: null }, all: { failedCount: 2, lockedUntil: null } }, at(1));
       await others[0]!.saveThrottle(subj, '10.0.0.2', { here: { failedCount: 5, lockedUntil: at(900) }, all: { failedCount: 7, lockedUntil: null } }, at(2));
-      expect(await others[1]!.getThrottle(subj, '10.0.0.1')).toEqual({ here: { failedCount: 2, lockedUntil: null }, all: { failedCount: 7, lockedUntil: null } });
+      expect(await others[1]!.getThrottle(subj, '10.0.0.1')).toEqual({ here: { failedCount: 2, lockedUntil: null }, all: { failedCount: 7, lockedUntil: null }, lastSuccessHere: null });
       expect(await s.listThrottle(subj)).toEqual([
         { address: '*', failedCount: 7, lockedUntil: null },
         { address: '10.0.0.1', failedCount: 2, lockedUntil: null },
@@ -155,10 +155,17 @@ for (const adapter of adapters) {
       // nothing left to count: the row goes
       await s.saveThrottle(subj, '10.0.0.1', { here: zero, all: { failedCount: 7, lockedUntil: null } }, at(3));
       expect((await s.listThrottle(subj)).map((r) => r.address)).toEqual(['*', '10.0.0.2']);
-      // swept: rows with no lock in force at at(5) and no failure since at(10): this '*', and bob's '*' (above)
-      expect(await s.sweepThrottle(at(10), at(5))).toBe(2);
+      // a success from an address is remembered there (a known-good address), even with nothing to count
+      await s.saveThrottle(subj, '10.0.0.3', { here: zero, all: { failedCount: 7, lockedUntil: null }, lastSuccessHere: at(4) }, at(4));
+      expect((await s.getThrottle(subj, '10.0.0.3')).lastSuccessHere).toBe(at(4));
+      expect((await s.listThrottle(subj)).map((r) => r.address)).toEqual(['*', '10.0.0.2']);
+      // swept: no lock in force at at(5), no failure since at(10), no success since at(3): this '*' and bob's '*' (above)
+      expect(await s.sweepThrottle(at(10), at(5), at(3))).toBe(2);
+      expect((await s.getThrottle(subj, '10.0.0.3')).lastSuccessHere).toBe(at(4));
+      expect(await s.sweepThrottle(at(10), at(5), at(9))).toBe(1);
       expect(await s.clearThrottle(subj)).toBe(1);
       expect(await s.listThrottle(subj)).toEqual([]);
+      expect((await s.getThrottle(subj, '10.0.0.2')).here).toEqual(zero);
 
       const a = 'principal/internal/user/alice';
       await s.insertAttempt('a1', a, '10.0.0.1', at(10));
@@ -301,7 +308,7 @@ for (const adapter of adapters) {
           const up = (c: { failedCount: number }) => ({ failedCount: c.failedCount + 1, lockedUntil: null });
           await tx.saveThrottle(subject, '10.0.0.9', { here: up(t.here), all: up(t.all) }, at());
         }));
-        expect(await s.getThrottle(subject, '10.0.0.9')).toEqual({ here: { failedCount: 5, lockedUntil: null }, all: { failedCount: 5, lockedUntil: null } });
+        expect(await s.getThrottle(subject, '10.0.0.9')).toEqual({ here: { failedCount: 5, lockedUntil: null }, all: { failedCount: 5, lockedUntil: null }, lastSuccessHere: null });
         expect(await s.countAttempts(subject, '10.0.0.9', at())).toEqual({ here: 0, all: 0, expired: [] });
       }
     });
