@@ -12,6 +12,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    globalSetup: ['test/pg-setup.ts'],
     // e2e tests spawn the binary (scrypt at N=2^17 uses ~128 MiB per process): two files at a time on 2 cores.
     maxWorkers: 2,
   },

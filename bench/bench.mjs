@@ -5,11 +5,14 @@
 //  3. `ssrun mfa assign-principal` with 100,000 users in the store against an empty store (target <= 1.2x)
 //  4. `ssrun serve`: requests/s and p50/p99 latency of GET /multi_factor and of a password + Duo passcode
 //     login, 50 connections (bench/server.mjs)
+//  5. reads and API-key + TOTP logins per second: the SQLite server, 1 and 3 replicas on one PostgreSQL
+//     (bench/replicas.mjs; needs PostgreSQL installed, BENCH_SKIP_REPLICAS=1 skips it)
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openSqliteStore } from '../dist/store/sqlite.js';
+import { printReplicaBench, replicaBench } from './replicas.mjs';
 import { printServerBench, serverBench } from './server.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -95,6 +98,10 @@ try {
   }
 
   if (process.env.BENCH_SKIP_SERVER !== '1') printServerBench(await serverBench({ scratch }));
+  if (process.env.BENCH_SKIP_REPLICAS !== '1') {
+    if (existsSync('/usr/lib/postgresql')) printReplicaBench(await replicaBench(scratch));
+    else console.log('5. replicas: skipped, PostgreSQL is not installed (apt-get install postgresql)');
+  }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

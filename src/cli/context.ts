@@ -34,9 +34,16 @@ export const canPrompt = () => io.stdinIsTTY && io.stdoutIsTTY;
 // Taken from the environment once at start-up and removed from it, so children never inherit it (S6).
 let masterKeyFromEnv: string | undefined;
 let tokenFromEnv: string | undefined;
+let databaseFromEnv: string | undefined;
+let pgPasswordFromEnv: string | undefined;
 export function captureMasterKeyFromEnv(): void {
   masterKeyFromEnv = process.env.SSRUN_MASTER_KEY;
   delete process.env.SSRUN_MASTER_KEY;
+  // The database URL and PGPASSWORD may carry a password: kept here, out of the environment of children.
+  databaseFromEnv = process.env.SSRUN_DATABASE_URL || undefined;
+  delete process.env.SSRUN_DATABASE_URL;
+  pgPasswordFromEnv = process.env.PGPASSWORD || undefined;
+  delete process.env.PGPASSWORD;
   tokenFromEnv = process.env.SSRUN_TOKEN || undefined;
   delete process.env.SSRUN_TOKEN;
 }
@@ -86,6 +93,37 @@ export async function openLocalDeps(opts: GlobalOptions) {
     );
   }
   return { home, opened: s, deps: { store: s.store, factors, clock: { now: () => new Date() }, crypto: nodeCrypto } };
+}
+
+/** The PostgreSQL database of `serve` and `migrate`: --database, else SSRUN_DATABASE_URL; undefined for SQLite. */
+export function databaseUrl(opts: { database?: string }): string | undefined {
+  return opts.database || databaseFromEnv;
+}
+
+/** What `openPgStore` and `migratePg` need besides the URL: the key source and PGPASSWORD (when the URL has none). */
+export async function pgOptions(opts: GlobalOptions, url: string) {
+  const home = await resolveHome(opts);
+  const { builtinConfigs } = await import('../core/factor.js');
+  const { defaultFactors } = await import('../providers/registry.js');
+  const factors = defaultFactors();
+  let withPassword = url;
+  try {
+    const u = new URL(url);
+    if (!u.password && pgPasswordFromEnv) {
+      u.password = pgPasswordFromEnv;
+      withPassword = u.href;
+    }
+  } catch {
+    // openPgStore says what is wrong with it
+  }
+  return { factors, home, open: { url: withPassword, home, masterKey: { fromEnv: masterKeyFromEnv }, builtins: builtinConfigs(factors) } };
+}
+
+/** `ssrun serve --database`: the service's dependencies over PostgreSQL. */
+export async function openPgDeps(opts: GlobalOptions, url: string) {
+  const [{ factors, home, open }, { openPgStore }, { nodeCrypto }] = await Promise.all([pgOptions(opts, url), import('../store/postgres.js'), import('../crypto/node.js')]);
+  const s = await openPgStore(open);
+  return { home, opened: { path: s.path, close: () => void s.close().catch(() => undefined) }, deps: { store: s.store, factors, clock: { now: () => new Date() }, crypto: nodeCrypto } };
 }
 
 /** The service over the embedded store. */

@@ -42,7 +42,7 @@ const GROUPS: Record<string, (program: Command) => void> = {
   group: groupCommands,
   user: principalCommands,
   application: principalCommands,
-  ...Object.fromEntries(['login', 'logout', 'whoami', 'context', 'authorization', 'audit', 'serve', 'init'].map((c) => [c, sessionCommands])),
+  ...Object.fromEntries(['login', 'logout', 'whoami', 'context', 'authorization', 'audit', 'serve', 'migrate', 'init'].map((c) => [c, sessionCommands])),
 };
 
 /** The first word that is not a global option (`--home DIR` may come first). */
@@ -313,7 +313,14 @@ function sessionCommands(program: Command): void {
     .option('--lockout-all-addresses <n>', 'failures from all addresses together that lock a principal everywhere (5 lock it from one address)', '50')
     .option('--request-timeout <seconds>', 'a client must send its whole request within this (slow requests are cut: 408)', '30')
     .option('--trust-proxy <cidrs>', 'take the client address from X-Forwarded-For when the request comes from these proxies (CIDR[,CIDR])')
+    .option('--database <url>', 'serve a PostgreSQL database (postgres://USER@HOST:PORT/DB; or SSRUN_DATABASE_URL; password in PGPASSWORD) instead of --home\'s SQLite file')
     .action(run(async () => (await serveCmd()).serve));
+
+  program
+    .command('migrate')
+    .description('create or upgrade the schema of a PostgreSQL database for `ssrun serve --database`')
+    .option('--database <url>', 'postgres://USER@HOST:PORT/DB (or SSRUN_DATABASE_URL; password in PGPASSWORD)')
+    .action(run(async () => (await serveCmd()).migrate));
 
   program
     .command('init')

@@ -105,6 +105,10 @@ export const ERROR_CODES = {
   STORE_BUSY: 'STORE_UNAVAILABLE',
   STORE_CORRUPT: 'STORE_UNAVAILABLE',
   STORE_NEWER_SCHEMA: 'STORE_UNAVAILABLE',
+  /** The database's schema is older than this ssrun needs (or absent): run `ssrun migrate`. */
+  STORE_OLDER_SCHEMA: 'STORE_UNAVAILABLE',
+  /** The database server cannot be reached or dropped the connection (PostgreSQL down, restarting, refusing us). */
+  STORE_UNREACHABLE: 'STORE_UNAVAILABLE',
   STORE_READ_ONLY: 'STORE_UNAVAILABLE',
   STORE_FULL: 'STORE_UNAVAILABLE',
   MASTER_KEY_MISSING: 'STORE_UNAVAILABLE',

@@ -17,13 +17,15 @@ export { BIN, FIXTURES, ROOT } from './paths.js';
 // current context is its own server (started on first use, with a store where root is set up), and every
 // command but login/logout/whoami runs with root's token in SSRUN_TOKEN, as an operator's CI would.
 
-export type Backend = 'local' | 'remote';
+// `remote-pg` is `remote` with the server on a PostgreSQL database of the test cluster (`--database`): a
+// template database (migrated, root set up through a server) copied for each server.
+export type Backend = 'local' | 'remote' | 'remote-pg';
 let backend: Backend = 'local';
 export function useBackend(b: Backend): void {
   backend = b;
 }
 export const currentBackend = (): Backend => backend;
-export const isRemote = (): boolean => backend === 'remote';
+export const isRemote = (): boolean => backend !== 'local';
 
 interface RemoteHome {
   server: RunningServer;
@@ -51,14 +53,51 @@ function remoteTemplate(): Promise<{ dir: string; token: string }> {
   return template;
 }
 
+let pgTemplate: Promise<{ dir: string; token: string; url: string }> | undefined;
+
+/** A PostgreSQL database migrated, with root's password set and a root session, copied for each server. */
+function remotePgTemplate(): Promise<{ dir: string; token: string; url: string }> {
+  pgTemplate ??= (async () => {
+    const { freshDatabase } = await import('./pg.js');
+    const dir = join(mkdtempSync(join(tmpdir(), 'ssrun-pg-template-')), 'home');
+    homes.push(dirname(dir));
+    const url = await freshDatabase('template');
+    const env = { SSRUN_HOME: dir, NO_COLOR: '1' };
+    const migrated = await execa(BIN, ['migrate', '--database', url], { env, reject: false });
+    if (migrated.exitCode !== 0) throw new Error(`remote-pg template: ${migrated.stderr}`);
+    const server = await startServer({ home: dir, args: ['--database', url] });
+    try {
+      const client = join(dirname(dir), 'client');
+      mkdirSync(client, { mode: 0o700 });
+      const state = { current: 'srv', contexts: { srv: { host: '127.0.0.1', port: server.port, scheme: 'http', verify: true, version: 'v1' } } };
+      writeFileSync(join(client, 'cli.json'), JSON.stringify(state), { mode: 0o600 });
+      const cenv = { SSRUN_HOME: client, NO_COLOR: '1' };
+      const init = await execa(BIN, ['init', '--password-stdin'], { input: `${ROOT_PASSWORD}\n`, env: cenv, reject: false });
+      const login = await execa(BIN, ['login', '-u', 'root', '--password-stdin'], { input: `${ROOT_PASSWORD}\n`, env: cenv, reject: false });
+      if (init.exitCode !== 0 || login.exitCode !== 0) throw new Error(`remote-pg template: ${init.stderr}\n${login.stderr}`);
+      const token = (JSON.parse(readFileSync(join(client, 'cli.json'), 'utf8')) as { sessions: { srv: { token: string } } }).sessions.srv.token;
+      secret(token);
+      secret(ROOT_PASSWORD);
+      return { dir, token, url };
+    } finally {
+      await server.stop();
+    }
+  })();
+  return pgTemplate;
+}
+
+const rootToken = async () => (backend === 'remote-pg' ? remotePgTemplate() : remoteTemplate()).then((t) => t.token);
+
 function remoteFor(home: string): Promise<RemoteHome> {
   let r = remotes.get(home);
   if (!r) {
     r = (async () => {
-      const [{ dir }, tls] = await Promise.all([remoteTemplate(), testTls()]);
+      const pg = backend === 'remote-pg';
+      const [{ dir, url }, tls] = await Promise.all([pg ? remotePgTemplate() : remoteTemplate().then((t) => ({ ...t, url: undefined })), testTls()]);
       const serverHome = join(dirname(home), 'server');
       cpSync(dir, serverHome, { recursive: true });
-      const server = await startServer({ home: serverHome, tls, args: ['--rate-limit', '1000000', '--login-rate-limit', '1000000'] });
+      const database = url ? ['--database', await (await import('./pg.js')).copyDatabase(url)] : [];
+      const server = await startServer({ home: serverHome, tls, args: ['--rate-limit', '1000000', '--login-rate-limit', '1000000', ...database] });
       mkdirSync(home, { recursive: true, mode: 0o700 });
       const state = { current: 'srv', contexts: { srv: { host: '127.0.0.1', port: server.port, scheme: 'https', verify: true, ca: tls.caFile, version: 'v1' } } };
       if (!existsSync(join(home, 'cli.json'))) writeFileSync(join(home, 'cli.json'), JSON.stringify(state), { mode: 0o600 });
@@ -71,6 +110,7 @@ function remoteFor(home: string): Promise<RemoteHome> {
 
 /** Where the store of this home's backend lives (the server's home in remote mode). */
 export async function storeHome(home: string): Promise<string> {
+  if (backend === 'remote-pg') throw new Error('storeHome: the remote-pg backend keeps its store in PostgreSQL');
   return backend === 'remote' ? (await remoteFor(home)).serverHome : home;
 }
 
@@ -117,9 +157,9 @@ const SESSION_COMMANDS = new Set(['login', 'logout', 'whoami']);
 
 export async function ssrun(args: string[], opts: RunOptions): Promise<RunResult> {
   let backendEnv: Record<string, string> = {};
-  if (backend === 'remote') {
+  if (backend !== 'local') {
     await remoteFor(opts.home);
-    if (!SESSION_COMMANDS.has(args[0] ?? '')) backendEnv = { SSRUN_TOKEN: (await remoteTemplate()).token };
+    if (!SESSION_COMMANDS.has(args[0] ?? '')) backendEnv = { SSRUN_TOKEN: await rootToken() };
   }
   const options: Options = {
     reject: false,

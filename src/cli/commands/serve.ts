@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { SsrunError } from '../../core/errors.js';
 import { isLoopbackHost } from '../address.js';
-import { io, openLocalDeps, type GlobalOptions } from '../context.js';
+import { databaseUrl, io, openLocalDeps, openPgDeps, type GlobalOptions } from '../context.js';
 import { printJson } from '../render.js';
 
 export interface ServeOptions extends GlobalOptions {
@@ -18,6 +18,7 @@ export interface ServeOptions extends GlobalOptions {
   lockoutAllAddresses?: string;
   trustProxy?: string;
   requestTimeout?: string;
+  database?: string;
 }
 
 function parseListen(value: string): { host: string; port: number } {
@@ -68,7 +69,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const trustProxy = opts.trustProxy === undefined ? undefined : parseCidrs(opts.trustProxy);
   const requestTimeoutMs = positive(opts.requestTimeout, '--request-timeout', 30, 600) * 1000;
 
-  const [{ home, opened, deps }, { buildServer }] = await Promise.all([openLocalDeps(opts), import('../../remote/server.js')]);
+  const url = databaseUrl(opts);
+  const [{ home, opened, deps }, { buildServer }] = await Promise.all([url ? openPgDeps(opts, url) : openLocalDeps(opts), import('../../remote/server.js')]);
   const app = await buildServer({ deps: { ...deps, sessionTtlMs: ttl * 1000, lockout: { perAddress: 5, anywhere } }, https: tls, rateLimit: { max, loginMax }, trustProxy, requestTimeoutMs });
   try {
     await app.listen({ host, port });
@@ -106,11 +108,23 @@ export async function serve(opts: ServeOptions): Promise<void> {
 
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
-  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  printJson({ Listening: url, Store: opened.path });
-  io.notice(`serving ${url}/secretssafe/api/v1 for the store in ${home}; SIGTERM or Ctrl-C stops`);
+  const listening = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  printJson({ Listening: listening, Store: opened.path });
+  io.notice(`serving ${listening}/secretssafe/api/v1 for the store ${url ? `in ${opened.path}` : `in ${home}`}; SIGTERM or Ctrl-C stops`);
   if (!(await deps.store.getPrincipal('user', 'root'))?.credential) {
     io.notice('root has no password yet: run `ssrun init` now, from this machine (the server accepts it only from a loopback address)');
   }
   await stopped;
 }
+
+/** `ssrun migrate`: the schema of a PostgreSQL database (one transaction per version), its data key, the built-in configurations. */
+export async function migrate(opts: GlobalOptions & { database?: string }): Promise<void> {
+  const url = databaseUrl(opts);
+  if (!url) throw new SsrunError('USAGE', 'migrate: pass --database postgres://USER@HOST:PORT/DB or set SSRUN_DATABASE_URL');
+  const [{ pgOptions }, { migratePg }] = await Promise.all([import('../context.js'), import('../../store/postgres.js')]);
+  const { open, home } = await pgOptions(opts, url);
+  const r = await migratePg(open);
+  if (r.dataKeyCreated) io.notice(`sealed a new data key in ${r.path} with the master key (SSRUN_MASTER_KEY, or the key file ${home}/master.key): back it up, the secrets cannot be read without it; every replica needs it`);
+  printJson({ Database: r.path, SchemaBefore: r.from, Schema: r.to });
+}
+
