@@ -11,45 +11,16 @@ import { SsrunError } from '../core/errors.js';
 import type { AuditEntry, Authorization, ConfigType, Effect, Group, Operation, Policy, Principal, PrincipalType, Session, StoredConfig } from '../core/model.js';
 import { principalPath } from '../core/model.js';
 import type { ConfigRecord, StoreOps } from '../core/ports.js';
-import { open, seal } from './cipher.js';
+import { AUTHZ_SELECT, PRINCIPAL_SELECT, sealing, toAuthz, toPrincipal, type AuthzRow, type ConfigRow } from './rows.js';
 import { POLICY_LOCK, THROTTLE_LOCK_SPACE } from './pg-schema.js';
 import { throttleOps } from './pg-throttle.js';
 
 /** One statement on the pool (standalone) or on the transaction's client. */
 export type Query = (text: string, values?: unknown[]) => Promise<{ rows: any[]; rowCount: number | null }>;
 
-interface ConfigRow { id: string; name: string; type: ConfigType; options: string; secrets: string; created_at: string; updated_at: string }
 interface PolicyRow { id: string; name: string; factors: string; enroll_within_days: number; reverify_after_hours: number | null; active: number; created_at: string; updated_at: string }
-interface AuthzRow { type: PrincipalType; name: string; operation: Operation; effect: Effect; resource: string; created_at: string }
 
-// As in SQLite, the lockout counters live in `throttle` by subject (the path in lower case) and address: a
-// principal shows its count from every address ('*') and its latest lock from any.
-const SUBJECT = `lower('principal/internal/' || p.type || '/' || p.name)`;
-const PRINCIPAL_SELECT = `SELECT p.id, p.type, p.name, p.credential, p.epoch, p.last_mfa_at, p.created_at, p.updated_at,
-    coalesce((SELECT t.failed_count FROM throttle t WHERE t.subject = ${SUBJECT} AND t.address = '*'), 0) AS failed_count,
-    (SELECT max(t.locked_until) FROM throttle t WHERE t.subject = ${SUBJECT}) AS locked_until,
-    c.name AS config_name, c.type AS config_type, a.provider_user_id, a.assigned_at, a.pending
-  FROM principals p LEFT JOIN assignments a ON a.principal_id = p.id LEFT JOIN mfa_configs c ON c.id = a.config_id`;
-const AUTHZ_SELECT = `SELECT p.type, p.name, z.operation, z.effect, z.resource, z.created_at FROM authorizations z JOIN principals p ON p.id = z.principal_id`;
-const secretAad = (id: string) => `mfa_configs:${id}:secrets`;
-const factorSecretAad = (principalId: string) => `assignments:${principalId}:secret`;
 
-function toPrincipal(r: any): Principal {
-  return {
-    id: r.id,
-    type: r.type,
-    name: r.name,
-    credential: r.credential,
-    epoch: r.epoch,
-    lastMfaAt: r.last_mfa_at,
-    failedCount: r.failed_count,
-    lockedUntil: r.locked_until,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    assignment: r.config_name ? { configName: r.config_name, configType: r.config_type, providerUserId: r.provider_user_id, assignedAt: r.assigned_at, pending: r.pending === 1 } : null,
-  };
-}
-const toAuthz = (r: AuthzRow): Authorization => ({ Principal: principalPath(r.type, r.name), Operation: r.operation, Effect: r.effect, Resource: r.resource, CreatedAt: r.created_at });
 
 /** The rows and helpers the groups of operations share. */
 function helpers(q: Query, dataKey: Buffer, inTx: boolean) {
@@ -72,23 +43,7 @@ function helpers(q: Query, dataKey: Buffer, inTx: boolean) {
     subjectLocked.add(subject);
   };
 
-  function splitOptions(config: ConfigRecord, id: string) {
-    const clear: Record<string, unknown> = {};
-    const secret: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(config.Options)) (config.secretKeys.includes(k) ? secret : clear)[k] = v;
-    return { options: JSON.stringify(clear), secrets: seal(dataKey, Buffer.from(JSON.stringify(secret), 'utf8'), secretAad(id)) };
-  }
-  function toConfig(row: ConfigRow): StoredConfig {
-    let secret: Record<string, string>;
-    try {
-      secret = JSON.parse(open(dataKey, row.secrets, secretAad(row.id)).toString('utf8')) as Record<string, string>;
-    } catch (e) {
-      if (!(e instanceof SsrunError)) throw e;
-      throw new SsrunError('SECRET_UNDECRYPTABLE', `the secrets of MFA configuration ${JSON.stringify(row.name)} cannot be decrypted (${e.message.replace(/^.*: /, '')}); restore the store from a backup, or delete the configuration and create it again`);
-    }
-    const options = { ...(JSON.parse(row.options) as Record<string, unknown>), ...secret };
-    return { id: row.id, Type: row.type, Name: row.name, Options: options, createdAt: row.created_at, updatedAt: row.updated_at };
-  }
+  const { splitOptions, toConfig, sealFactorSecret, openFactorSecret } = sealing(dataKey);
   const toGroup = async (r: { id: string; name: string; created_at: string }): Promise<Group> => ({
     id: r.id,
     name: r.name,
@@ -117,7 +72,7 @@ function helpers(q: Query, dataKey: Buffer, inTx: boolean) {
     await q(`UPDATE principals SET epoch = epoch + 1, updated_at = $1 WHERE id = $2`, [at, principalId]);
     await q(`DELETE FROM sessions WHERE principal_id = $1`, [principalId]);
   };
-  return { q, one, all, changed, policyLock, subjectLock, forUpdate, dataKey, splitOptions, toConfig, toGroup, toPolicy, configId, raiseEpoch };
+  return { q, one, all, changed, policyLock, subjectLock, forUpdate, dataKey, splitOptions, toConfig, sealFactorSecret, openFactorSecret, toGroup, toPolicy, configId, raiseEpoch };
 }
 
 export type H = ReturnType<typeof helpers>;
@@ -170,7 +125,7 @@ function principalOps(h: H) {
     insertPrincipal: async (type, name, credential, at) => {
       const id = randomUUID();
       await q(`INSERT INTO principals (id, type, name, credential, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`, [id, type, name, credential, at]);
-      return toPrincipal(await one(`${PRINCIPAL_SELECT} WHERE p.id = $1`, [id]));
+      return toPrincipal((await one(`${PRINCIPAL_SELECT} WHERE p.id = $1`, [id]))!);
     },
     setCredential: async (principalId, credential, at) => {
       await q(`UPDATE principals SET credential = $1, updated_at = $2 WHERE id = $3`, [credential, at, principalId]);
@@ -182,10 +137,10 @@ function principalOps(h: H) {
 }
 
 function assignmentOps(h: H) {
-  const { q, one, changed, dataKey, configId, raiseEpoch } = h;
+  const { q, one, changed, dataKey, configId, raiseEpoch, sealFactorSecret, openFactorSecret } = h;
   return {
     assign: async (principalId, configName, providerUserId, at, state) => {
-      const sealed = state?.secret ? seal(dataKey, Buffer.from(state.secret, 'utf8'), factorSecretAad(principalId)) : null;
+      const sealed = sealFactorSecret(principalId, state?.secret);
       await q(`INSERT INTO assignments (principal_id, config_id, provider_user_id, assigned_at, secret, pending, last_step) VALUES ($1, $2, $3, $4, $5, $6, NULL)
                ON CONFLICT (principal_id) DO UPDATE SET config_id = excluded.config_id, provider_user_id = excluded.provider_user_id,
                  assigned_at = excluded.assigned_at, secret = excluded.secret, pending = excluded.pending, last_step = NULL`,
@@ -195,15 +150,7 @@ function assignmentOps(h: H) {
     getFactorState: async (principalId) => {
       const r = await one<{ secret: string | null; last_step: string | null; pending: number }>(`SELECT secret, last_step, pending FROM assignments WHERE principal_id = $1`, [principalId]);
       if (!r) return undefined;
-      let secret: string | null = null;
-      if (r.secret) {
-        try {
-          secret = open(dataKey, r.secret, factorSecretAad(principalId)).toString('utf8');
-        } catch (e) {
-          if (!(e instanceof SsrunError)) throw e;
-          throw new SsrunError('SECRET_UNDECRYPTABLE', `the factor secret of this principal cannot be decrypted; assign its configuration again to enrol anew`);
-        }
-      }
+      const secret = openFactorSecret(principalId, r.secret);
       return { secret, counter: r.last_step === null ? null : Number(r.last_step), pending: r.pending === 1 };
     },
     // One UPDATE: a concurrent one waits for this row, then PostgreSQL re-checks the WHERE on the new value.

@@ -5,46 +5,17 @@
 import type DatabaseConstructor from 'better-sqlite3';
 import { createHmac, randomUUID } from 'node:crypto';
 import { SsrunError } from '../core/errors.js';
-import type { AuditEntry, Authorization, ConfigType, Effect, Group, Operation, Policy, Principal, PrincipalType, Session, StoredConfig } from '../core/model.js';
+import type { AuditEntry, ConfigType, Group, Policy, PrincipalType, Session } from '../core/model.js';
 import { principalPath } from '../core/model.js';
-import type { ConfigRecord, StoreOps } from '../core/ports.js';
-import { open, seal } from './cipher.js';
+import type { StoreOps } from '../core/ports.js';
+import { AUTHZ_SELECT, PRINCIPAL_SELECT, sealing, toAuthz, toPrincipal, type AuthzRow, type ConfigRow, type PrincipalRow } from './rows.js';
 
 type Database = DatabaseConstructor.Database;
 
 /** The port's operations as better-sqlite3 runs them: synchronously. */
 export type SyncOps = { [K in keyof StoreOps]: (...args: Parameters<StoreOps[K]>) => Awaited<ReturnType<StoreOps[K]>> };
 
-interface PrincipalRow {
-  id: string;
-  type: PrincipalType;
-  name: string;
-  credential: string | null;
-  epoch: number;
-  last_mfa_at: string | null;
-  failed_count: number;
-  locked_until: string | null;
-  created_at: string;
-  updated_at: string;
-  config_name: string | null;
-  config_type: ConfigType | null;
-  provider_user_id: string | null;
-  assigned_at: string | null;
-  pending: number | null;
-}
-
-interface ConfigRow {
-  id: string;
-  name: string;
-  type: ConfigType;
-  options: string;
-  secrets: string;
-  created_at: string;
-  updated_at: string;
-}
-
 interface PolicyRow { id: string; name: string; factors: string; enroll_within_days: number; reverify_after_hours: number | null; active: number; created_at: string; updated_at: string }
-interface AuthzRow { type: PrincipalType; name: string; operation: Operation; effect: Effect; resource: string; created_at: string }
 
 /** Prepared statements (cached), row mappers and the sealing of secrets, shared by the groups of operations below. */
 function rows(db: Database, dataKey: Buffer) {
@@ -55,28 +26,7 @@ function rows(db: Database, dataKey: Buffer) {
     return s;
   };
 
-  const secretAad = (id: string) => `mfa_configs:${id}:secrets`;
-  // The AAD of an assignment's secret (the name predates other factors: TOTP seeds are sealed under it).
-  const factorSecretAad = (principalId: string) => `assignments:${principalId}:secret`;
-
-  function splitOptions(config: ConfigRecord, id: string) {
-    const clear: Record<string, unknown> = {};
-    const secret: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(config.Options)) (config.secretKeys.includes(k) ? secret : clear)[k] = v;
-    return { options: JSON.stringify(clear), secrets: seal(dataKey, Buffer.from(JSON.stringify(secret), 'utf8'), secretAad(id)) };
-  }
-
-  function toConfig(row: ConfigRow): StoredConfig {
-    let secret: Record<string, string>;
-    try {
-      secret = JSON.parse(open(dataKey, row.secrets, secretAad(row.id)).toString('utf8')) as Record<string, string>;
-    } catch (e) {
-      if (!(e instanceof SsrunError)) throw e;
-      throw new SsrunError('SECRET_UNDECRYPTABLE', `the secrets of MFA configuration ${JSON.stringify(row.name)} cannot be decrypted (${e.message.replace(/^.*: /, '')}); restore the store from a backup, or delete the configuration and create it again`);
-    }
-    const options = { ...(JSON.parse(row.options) as Record<string, unknown>), ...secret };
-    return { id: row.id, Type: row.type, Name: row.name, Options: options, createdAt: row.created_at, updatedAt: row.updated_at };
-  }
+  const { splitOptions, toConfig, sealFactorSecret, openFactorSecret } = sealing(dataKey);
 
   const toGroup = (r: { id: string; name: string; created_at: string }): Group => ({
     id: r.id,
@@ -98,31 +48,6 @@ function rows(db: Database, dataKey: Buffer) {
     UpdatedAt: r.updated_at,
   });
 
-  // The lockout counters live in `throttle`, by subject (the principal's path in lower case) and address: a
-  // principal shows its count from every address ('*') and its latest lock from any.
-  const SUBJECT = `lower('principal/internal/' || p.type || '/' || p.name)`;
-  const PRINCIPAL_SELECT = `SELECT p.id, p.type, p.name, p.credential, p.epoch, p.last_mfa_at, p.created_at, p.updated_at,
-      coalesce((SELECT t.failed_count FROM throttle t WHERE t.subject = ${SUBJECT} AND t.address = '*'), 0) AS failed_count,
-      (SELECT max(t.locked_until) FROM throttle t WHERE t.subject = ${SUBJECT}) AS locked_until,
-      c.name AS config_name, c.type AS config_type, a.provider_user_id, a.assigned_at, a.pending
-    FROM principals p LEFT JOIN assignments a ON a.principal_id = p.id LEFT JOIN mfa_configs c ON c.id = a.config_id`;
-
-  function toPrincipal(r: PrincipalRow): Principal {
-    return {
-      id: r.id,
-      type: r.type,
-      name: r.name,
-      credential: r.credential,
-      epoch: r.epoch,
-      lastMfaAt: r.last_mfa_at,
-      failedCount: r.failed_count,
-      lockedUntil: r.locked_until,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-      assignment: r.config_name ? { configName: r.config_name, configType: r.config_type!, providerUserId: r.provider_user_id!, assignedAt: r.assigned_at!, pending: r.pending === 1 } : null,
-    };
-  }
-
   function configId(name: string): string {
     const id = stmt(`SELECT id FROM mfa_configs WHERE name = ?`).pluck().get(name) as string | undefined;
     if (!id) throw new SsrunError('CONFIG_NOT_FOUND', `MFA configuration ${JSON.stringify(name)} not found`);
@@ -136,10 +61,8 @@ function rows(db: Database, dataKey: Buffer) {
     stmt(`DELETE FROM sessions WHERE principal_id = ?`).run(principalId);
   };
 
-  const toAuthz = (r: AuthzRow): Authorization => ({ Principal: principalPath(r.type, r.name), Operation: r.operation, Effect: r.effect, Resource: r.resource, CreatedAt: r.created_at });
-  const AUTHZ_SELECT = `SELECT p.type, p.name, z.operation, z.effect, z.resource, z.created_at FROM authorizations z JOIN principals p ON p.id = z.principal_id`;
 
-  return { stmt, dataKey, secretAad, factorSecretAad, splitOptions, toConfig, toGroup, toPolicy, PRINCIPAL_SELECT, toPrincipal, configId, raiseEpoch, toAuthz, AUTHZ_SELECT };
+  return { stmt, dataKey, sealFactorSecret, openFactorSecret, splitOptions, toConfig, toGroup, toPolicy, PRINCIPAL_SELECT, toPrincipal, configId, raiseEpoch, toAuthz, AUTHZ_SELECT };
 }
 
 type Rows = ReturnType<typeof rows>;
@@ -206,10 +129,10 @@ function principalOps(r: Rows) {
 }
 
 function assignmentOps(r: Rows) {
-  const { stmt, dataKey, factorSecretAad, configId, raiseEpoch } = r;
+  const { stmt, dataKey, configId, raiseEpoch, sealFactorSecret, openFactorSecret } = r;
   return {
     assign: (principalId, configName, providerUserId, at, state) => {
-      const sealed = state?.secret ? seal(dataKey, Buffer.from(state.secret, 'utf8'), factorSecretAad(principalId)) : null;
+      const sealed = sealFactorSecret(principalId, state?.secret);
       stmt(`INSERT INTO assignments (principal_id, config_id, provider_user_id, assigned_at, secret, pending, last_step) VALUES (?, ?, ?, ?, ?, ?, NULL)
             ON CONFLICT (principal_id) DO UPDATE SET config_id = excluded.config_id, provider_user_id = excluded.provider_user_id,
               assigned_at = excluded.assigned_at, secret = excluded.secret, pending = excluded.pending, last_step = NULL`)
@@ -219,15 +142,7 @@ function assignmentOps(r: Rows) {
     getFactorState: (principalId) => {
       const r = stmt(`SELECT secret, last_step, pending FROM assignments WHERE principal_id = ?`).get(principalId) as { secret: string | null; last_step: number | null; pending: number } | undefined;
       if (!r) return undefined;
-      let secret: string | null = null;
-      if (r.secret) {
-        try {
-          secret = open(dataKey, r.secret, factorSecretAad(principalId)).toString('utf8');
-        } catch (e) {
-          if (!(e instanceof SsrunError)) throw e;
-          throw new SsrunError('SECRET_UNDECRYPTABLE', `the factor secret of this principal cannot be decrypted; assign its configuration again to enrol anew`);
-        }
-      }
+      const secret = openFactorSecret(principalId, r.secret);
       return { secret, counter: r.last_step, pending: r.pending === 1 };
     },
     advanceCounter: (principalId, value) =>
