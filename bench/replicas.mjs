@@ -7,68 +7,23 @@
 //     made first, then logged in, 50 at a time, spread over the replicas; logins/s = LOGINS / elapsed.
 // Runnable alone: `npm run build && node bench/replicas.mjs` (needs PostgreSQL installed).
 import autocannon from 'autocannon';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { call, eachLimit, expectCall, startServe } from './server.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'ssrun');
 const API = '/secretssafe/api/v1';
 const SCRIPT = join(ROOT, '.ci', 'pg-cluster.sh');
 const ROOT_PASSWORD = 'root-password-for-the-bench-Vb4';
-const HIGH = '10000000';
 const CONNECTIONS = 50;
 const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
 const LOGINS = Number(process.env.BENCH_LOGINS ?? 1500);
 
-function serve(args) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--rate-limit', HIGH, '--login-rate-limit', HIGH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (c) => (err += c));
-  const url = new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`serve did not start:\n${err}`)), 20_000);
-    child.stdout.on('data', (c) => {
-      out += c;
-      try {
-        ok(JSON.parse(out).Listening);
-        clearTimeout(timer);
-      } catch {
-        // not yet
-      }
-    });
-    child.once('exit', (code) => fail(new Error(`serve exited with ${code}:\n${err}`)));
-  });
-  const exited = new Promise((r) => child.once('exit', r));
-  return url.then((u) => ({ url: u, stderr: () => err, stop: async () => (child.kill('SIGTERM'), await exited) }));
-}
-
-async function call(base, method, path, { token, body } = {}) {
-  const res = await fetch(`${base}${API}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-async function must(base, method, path, status, opts) {
-  const r = await call(base, method, path, opts);
-  if (r.status !== status) throw new Error(`${method} ${path}: HTTP ${r.status}: ${JSON.stringify(r.body)}`);
-  return r.body;
-}
-async function eachLimit(items, limit, fn) {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i], i);
-    }
-  }));
-}
 
 /** RFC 6238, SHA-1, 6 digits, 30 s: what an authenticator app computes. */
 function totp(base32, at = Date.now()) {
@@ -86,13 +41,13 @@ function totp(base32, at = Date.now()) {
 /** Reads and logins against these server URLs (the first one set up: root, applications with TOTP). */
 async function measure(urls) {
   const base = urls[0];
-  const { access_token: token } = await must(base, 'POST', '/connect/token/internal', 200, { body: { username: 'root', password: ROOT_PASSWORD } });
+  const { access_token: token } = await expectCall(base, 'POST', '/connect/token/internal', 200, { body: { username: 'root', password: ROOT_PASSWORD } });
   const apps = Array.from({ length: LOGINS }, (_, i) => `bench-app-${i}`);
   const creds = [];
   await eachLimit(apps, 16, async (name, i) => {
     const u = urls[i % urls.length];
-    const { ApiKey } = await must(u, 'POST', '/applications', 201, { token, body: { name } });
-    const { Secret } = await must(u, 'POST', '/multi_factor_assignments', 200, { token, body: { principal: `principal/internal/application/${name}`, config: 'totp' } });
+    const { ApiKey } = await expectCall(u, 'POST', '/applications', 201, { token, body: { name } });
+    const { Secret } = await expectCall(u, 'POST', '/multi_factor_assignments', 200, { token, body: { principal: `principal/internal/application/${name}`, config: 'totp' } });
     creds[i] = { name, ApiKey, Secret };
   });
   // reads
@@ -129,7 +84,7 @@ export async function replicaBench(scratch) {
   };
   const sqliteHome = join(scratch, 'sqlite');
   await initHome(sqliteHome);
-  await run('SQLite, 1 server', [await serve(['--home', sqliteHome])]);
+  await run('SQLite, 1 server', [await startServe(['--home', sqliteHome])]);
 
   // Its own folder right under the temporary directory: the cluster's owner (postgres, when run as root) must reach it.
   const cluster = join(mkdtempSync(join(tmpdir(), 'ssrun-bench-pg-')), 'cluster');
@@ -141,7 +96,7 @@ export async function replicaBench(scratch) {
       const url = admin.replace(/\/postgres$/, `/${db}`);
       const home = join(scratch, `pg-${n}`);
       execFileSync(process.execPath, [BIN, 'migrate', '--database', url, '--home', home], { stdio: ['ignore', 'ignore', 'pipe'] });
-      const servers = await Promise.all(Array.from({ length: n }, () => serve(['--home', home, '--database', url])));
+      const servers = await Promise.all(Array.from({ length: n }, () => startServe(['--home', home, '--database', url])));
       const init = await call(servers[0].url, 'POST', '/init', { body: { password: ROOT_PASSWORD } });
       if (init.status !== 200) throw new Error(`init: ${JSON.stringify(init.body)}`);
       await run(`PostgreSQL, ${n} replica${n > 1 ? 's' : ''}`, servers);

@@ -23,9 +23,9 @@ const ROOT_PASSWORD = 'root-password-for-the-bench-Vb4';
 const USER_PASSWORD = 'user-password-for-the-bench-Hn6';
 const HIGH_LIMIT = '10000000'; // the most --rate-limit and --login-rate-limit accept
 
-/** The built binary's `serve` on 127.0.0.1:0; resolves once it prints where it listens. */
-async function startServe(home) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--home', home, '--listen', '127.0.0.1:0', '--rate-limit', HIGH_LIMIT, '--login-rate-limit', HIGH_LIMIT], {
+/** The built binary's `serve` on 127.0.0.1:0 with `args` (`--home DIR`, `--database URL`), rate limits raised; resolves once it prints where it listens. */
+export async function startServe(args) {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--listen', '127.0.0.1:0', '--rate-limit', HIGH_LIMIT, '--login-rate-limit', HIGH_LIMIT], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
   });
@@ -62,7 +62,7 @@ async function startServe(home) {
   };
 }
 
-async function call(base, method, path, { token, body } = {}) {
+export async function call(base, method, path, { token, body } = {}) {
   const res = await fetch(`${base}${API}${path}`, {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -72,14 +72,14 @@ async function call(base, method, path, { token, body } = {}) {
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-async function expectCall(base, method, path, status, opts) {
+export async function expectCall(base, method, path, status, opts) {
   const r = await call(base, method, path, opts);
   if (r.status !== status) throw new Error(`${method} ${path}: HTTP ${r.status}, expected ${status}: ${JSON.stringify(r.body)}`);
   return r.body;
 }
 
 /** At most `limit` of fn(item) at once. */
-async function eachLimit(items, limit, fn) {
+export async function eachLimit(items, limit, fn) {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) await fn(items[next++]);
@@ -100,7 +100,7 @@ export async function serverBench({ scratch, seconds = Number(process.env.BENCH_
   const fake = await startFakeDuo();
   let server;
   try {
-    server = await startServe(home);
+    server = await startServe(['--home', home]);
     const base = server.url;
     const { access_token: token } = await expectCall(base, 'POST', '/connect/token/internal', 200, { body: { username: 'root', password: ROOT_PASSWORD } });
 

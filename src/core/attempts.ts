@@ -9,23 +9,29 @@
 import { SsrunError } from './errors.js';
 import type { Kit } from './kit.js';
 import { PASSWORD_LEASE_MS, beginScoped, settleScoped, type AttemptOutcome, type Limits } from './lockout.js';
+import { DENIED_MESSAGE, type FactorDenial } from './factor.js';
 import type { StoreOps } from './ports.js';
 
 export interface Attempt {
-  /** Settles the attempt inside the caller's transaction; false when its lease was lost (refuse the attempt). */
-  settleIn(tx: StoreOps, outcome: AttemptOutcome): Promise<boolean>;
-  /** The caller's transaction that settled it has committed. */
+  /**
+   * The last transaction of a check that passed, inside the caller's: the lease must still hold (else the
+   * attempt is refused, its failure counted, nothing of its factor saved), then what the factor asks to save
+   * (`commit`: a replay is a denial), then the outcome. The denial, if any, is returned (and audited).
+   */
+  finishIn(tx: StoreOps, commit?: (tx: StoreOps) => Promise<FactorDenial | undefined>): Promise<FactorDenial | undefined>;
+  /** The caller's transaction that finished it has committed. */
   committed(): void;
   /** Settles it in a transaction of its own, then runs `also` in it. */
   settle<T>(outcome: AttemptOutcome, also?: (tx: StoreOps) => Promise<T>): Promise<T | undefined>;
   /** Extends the lease (the password was right: the second factor may take its timeout); false when it was lost. */
   extend(ms: number): Promise<boolean>;
-  /** Whether the lease still holds, inside the caller's transaction (checked before anything is committed). */
-  aliveIn(tx: StoreOps): Promise<boolean>;
   /** Settles an attempt that is not settled yet (a `finally`): with the outcome last intended, never downgraded. */
   settleLeftover(): Promise<void>;
   readonly settled: boolean;
 }
+
+/** An attempt that outlived its lease: refused like a wrong code (its failure is counted where the lease ends). */
+const LEASE_LOST: FactorDenial = { code: 'AUTH_DENIED', message: DENIED_MESSAGE, reason: 'the attempt outlived its lease', counted: false };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** The longest any attempt waits for others in flight, whatever timeout a client asks for. */
@@ -53,23 +59,33 @@ export function attemptsOf(kit: Kit, limits: Limits) {
     let settled = false;
     // What a settle that did not commit meant: a failure stays a failure when it is tried again.
     let intended: AttemptOutcome = 'not-a-guess';
-    const settleIn = async (tx: StoreOps, outcome: AttemptOutcome): Promise<boolean> => {
-      if (outcome === 'failure') intended = 'failure';
+    /** Ends the lease; false when it had run out (counted as a failure here, or already by whoever swept it). */
+    const endLease = async (tx: StoreOps): Promise<boolean> => {
       const lease = await tx.deleteAttempt(id, kit.nowIso());
       if (lease === 'expired') await fail(tx, subject, address);
-      if (lease !== 'live') {
-        await kit.audit(tx, path, action, 'denied', 'the attempt outlived its lease (stopped or too slow); counted as a failure');
-        return false;
-      }
+      if (lease === 'live') return true;
+      await kit.audit(tx, path, action, 'denied', 'the attempt outlived its lease (stopped or too slow); counted as a failure');
+      return false;
+    };
+    const record = async (tx: StoreOps, outcome: AttemptOutcome) => {
+      if (outcome === 'failure') intended = 'failure';
       const t = await tx.getThrottle(subject, address);
       await tx.saveThrottle(subject, address, settleScoped(t, outcome, kit.clock.now(), limits), kit.nowIso());
-      return true;
+    };
+    const settleIn = async (tx: StoreOps, outcome: AttemptOutcome) => {
+      if (outcome === 'failure') intended = 'failure';
+      if (await endLease(tx)) await record(tx, outcome);
     };
     return {
-      settleIn,
+      async finishIn(tx, commit) {
+        if (!(await endLease(tx))) return LEASE_LOST;
+        const denial = commit ? await commit(tx) : undefined;
+        await record(tx, denial ? (denial.counted ? 'failure' : 'not-a-guess') : 'success');
+        if (denial) await kit.audit(tx, path, action, 'denied', denial.reason);
+        return denial;
+      },
       committed: () => void (settled = true),
       async settle(outcome, also) {
-        if (outcome === 'failure') intended = 'failure';
         const r = await store.write(async (tx) => {
           await settleIn(tx, outcome);
           return also ? also(tx) : undefined;
@@ -78,8 +94,6 @@ export function attemptsOf(kit: Kit, limits: Limits) {
         return r;
       },
       extend: (ms) => store.write((tx) => tx.extendAttempt(id, kit.nowIso(), new Date(kit.clock.now().getTime() + ms).toISOString())),
-      // A lease only grows here (by a minute, the time left to commit): `extendAttempt` refuses an expired one.
-      aliveIn: (tx) => tx.extendAttempt(id, kit.nowIso(), new Date(kit.clock.now().getTime() + 60_000).toISOString()),
       async settleLeftover() {
         if (settled) return;
         try {

@@ -4,7 +4,7 @@
 
 import type { Attempts } from './attempts.js';
 import { SsrunError } from './errors.js';
-import { DENIED_MESSAGE, type FactorDenial } from './factor.js';
+import type { FactorDenial } from './factor.js';
 import type { Kit } from './kit.js';
 import { principalPath } from './model.js';
 import { parsePrincipalPath, shown, validatePrincipalName } from './validate.js';
@@ -80,23 +80,14 @@ export function enrolmentUseCases(kit: Kit, attempts: Attempts, verification: Ve
         const checked = await verification.check({ principal: p, config, provider, method, deadline: kit.clock.now().getTime() + VERIFY_WAIT_MS });
         if (checked.result === 'recovery') return await refuse({ code: 'INVALID_METHOD', message: '-m: mfa verify takes a code from the authenticator app, not a recovery code', reason: 'recovery code given', counted: false });
         if (checked.result === 'deny') return await refuse(checked);
-        const outcome = await store.write(async (tx) => {
-          if (!(await attempt.aliveIn(tx))) {
-            await attempt.settleIn(tx, 'failure');
-            return 'lost' as const;
-          }
-          const denial = await verification.commit(tx, p, checked);
-          if (denial) return denial;
-          if (!(await attempt.settleIn(tx, 'success'))) return 'lost' as const;
-          await kit.audit(tx, path, 'mfa.verify', 'ok', wasPending ? 'enrolment confirmed' : 'code valid');
-          return undefined;
+        // A lease that ran out, or a replayed code: refused, and nothing of the factor is saved.
+        const denial = await store.write(async (tx) => {
+          const d = await attempt.finishIn(tx, (t) => verification.commit(t, p, checked));
+          if (!d) await kit.audit(tx, path, 'mfa.verify', 'ok', wasPending ? 'enrolment confirmed' : 'code valid');
+          return d;
         });
-        if (outcome === 'lost') {
-          attempt.committed();
-          throw new SsrunError('AUTH_DENIED', DENIED_MESSAGE);
-        }
-        if (outcome) return await refuse(outcome);
         attempt.committed();
+        if (denial) throw new SsrunError(denial.code, denial.message);
         return { Principal: path, Config: config.Name, Verified: true, Pending: false, WasPending: wasPending };
       } finally {
         await attempt.settleLeftover();

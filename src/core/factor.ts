@@ -5,7 +5,7 @@
 import { SsrunError, type ErrorCode } from './errors.js';
 import type { MfaMethod, PrincipalType } from './model.js';
 import type { FactorState, ProgressEvent } from './ports.js';
-import { shown } from './validate.js';
+import { checkMfaShape, shown } from './validate.js';
 
 /** The one answer for a wrong user name, password or code (S11): nothing tells which was wrong. */
 export const DENIED_MESSAGE = 'authentication denied: wrong user name, password or passcode';
@@ -174,4 +174,10 @@ export function createRegistry(providers: readonly FactorProvider[]): FactorRegi
 /** The providers' built-in configurations, as a store adds them once each (under `builtin_<type>`). */
 export function builtinConfigs(factors: FactorRegistry) {
   return factors.all().flatMap((f) => (f.builtin ? [{ key: `builtin_${f.type}`, config: { Type: f.type, ...f.builtin, secretKeys: f.secretOptions } }] : []));
+}
+
+/** `-m`'s shape, before anything is counted: what some registered type could read, or a recovery code. */
+export function checkMethodShape(factors: FactorRegistry, raw: string): void {
+  const all = factors.all();
+  checkMfaShape(raw, (v) => all.some((f) => f.accepts(v)), all.map((f) => f.methodHelp));
 }

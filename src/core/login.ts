@@ -4,7 +4,7 @@
 
 import type { Attempt, Attempts } from './attempts.js';
 import { ERROR_CODES, SsrunError } from './errors.js';
-import { DENIED_MESSAGE, type FactorDenial, type FactorPrompt, type ProviderMethod } from './factor.js';
+import { DENIED_MESSAGE, checkMethodShape, type FactorDenial, type FactorPrompt, type ProviderMethod } from './factor.js';
 import { DAY_MS, DEFAULT_MFA_TIMEOUT_MS, type Kit } from './kit.js';
 import { lease } from './lockout.js';
 import { principalPath, type MfaMethod, type Principal, type PrincipalType } from './model.js';
@@ -12,7 +12,7 @@ import type { PolicyChecks } from './policy-checks.js';
 import { describeFactors } from './policy.js';
 import type { ProgressEvent, StoreOps } from './ports.js';
 import type { Recovery } from './recovery.js';
-import { checkMfaShape, normalizeRecoveryCode, shown, validatePassword, validatePrincipalName } from './validate.js';
+import { normalizeRecoveryCode, shown, validatePassword, validatePrincipalName } from './validate.js';
 import type { Verification } from './verification.js';
 
 export interface LoginRequest {
@@ -59,13 +59,10 @@ interface Step {
 
 interface Ctx {
   kit: Kit;
-  attempts: Attempts;
   checks: PolicyChecks;
   verification: Verification;
   recovery: Recovery;
 }
-
-const LEASE_LOST: FactorDenial = { code: 'AUTH_DENIED', message: DENIED_MESSAGE, reason: 'the attempt outlived its lease', counted: false };
 
 const isUsage = (e: unknown): e is SsrunError => e instanceof SsrunError && ERROR_CODES[e.code] === 'INVALID_INPUT';
 
@@ -80,7 +77,9 @@ async function credentials({ kit }: Ctx, req: LoginRequest, name: string, path: 
       : crypto.equalDigests(crypto.digestToken(req.secret), principal?.credential ?? crypto.digestToken('\0no-such-application'));
   // The second factor may take its own timeout: the lease grows, unless it ran out meanwhile (then refused).
   if (principal && ok && (await attempt.extend(lease(timeoutMs)))) return principal;
-  await attempt.settle('failure', (tx) => kit.audit(tx, path, 'login', 'denied', !principal ? 'unknown principal' : ok ? 'the attempt outlived its lease' : 'wrong credentials'));
+  // (A lease that ran out is audited where it ends.)
+  const why = !principal ? 'unknown principal' : ok ? undefined : 'wrong credentials';
+  await attempt.settle('failure', why ? (tx) => kit.audit(tx, path, 'login', 'denied', why) : undefined);
   throw new SsrunError('AUTH_DENIED', DENIED_MESSAGE);
 }
 
@@ -190,23 +189,15 @@ async function finish({ kit }: Ctx, path: string, p: Principal, attempt: Attempt
   const expiresAt = new Date(now.getTime() + kit.sessionTtlMs).toISOString();
   const verifiedMfa = step.factor !== 'password' && step.factor !== 'api-key';
   const denial = await store.write(async (tx) => {
-    // An attempt whose lease ran out is refused, its failure counted (settleIn audits it), and nothing of its
-    // factor is committed (no recovery code burnt, no time step used).
-    if (!(await attempt.aliveIn(tx))) {
-      await attempt.settleIn(tx, 'failure');
-      return LEASE_LOST;
-    }
-    const d = step.commit ? await step.commit(tx) : undefined;
+    // A lease that ran out, or a replayed code: refused, and nothing of the factor is saved.
+    const d = await attempt.finishIn(tx, step.commit);
     if (d) return d;
-    if (!(await attempt.settleIn(tx, 'success'))) return LEASE_LOST;
     if (verifiedMfa) await tx.setLastMfa(p.id, now.toISOString());
     await tx.insertSession({ tokenHash: crypto.digestToken(token), principalId: p.id, epoch: p.epoch, factor: step.factor, createdAt: now.toISOString(), expiresAt });
     await kit.audit(tx, path, 'login', 'allowed', step.detail);
     return undefined;
   });
-  if (denial === LEASE_LOST) attempt.committed();
-  else if (denial) await attempt.settle(denial.counted ? 'failure' : 'not-a-guess', (tx) => kit.audit(tx, path, 'login', 'denied', denial.reason));
-  else attempt.committed();
+  attempt.committed();
   if (denial) throw new SsrunError(denial.code, denial.message);
   return {
     Principal: path,
@@ -219,14 +210,13 @@ async function finish({ kit }: Ctx, path: string, p: Principal, attempt: Attempt
 }
 
 export function loginOf(kit: Kit, attempts: Attempts, checks: PolicyChecks, verification: Verification, recovery: Recovery) {
-  const c: Ctx = { kit, attempts, checks, verification, recovery };
-  const all = () => kit.factors.all();
+  const c: Ctx = { kit, checks, verification, recovery };
   return async function login(req: LoginRequest): Promise<LoginResult> {
     const name = validatePrincipalName(req.name, req.type);
     const path = principalPath(req.type, name);
     if (req.type === 'user') validatePassword(req.secret);
     // The shape every provider could read, before anything is counted; which one reads it comes after the password.
-    if (req.mfa !== undefined) checkMfaShape(req.mfa, (raw) => all().some((f) => f.accepts(raw)), all().map((f) => f.methodHelp));
+    if (req.mfa !== undefined) checkMethodShape(kit.factors, req.mfa);
     const timeoutMs = req.timeoutMs ?? DEFAULT_MFA_TIMEOUT_MS;
     const attempt = await attempts.begin(path, 'login', timeoutMs, req.signal);
     try {

@@ -49,19 +49,19 @@ export interface Route {
 type Visible = (resource: string) => boolean;
 /** Lists whose children are principals (users, applications) or groups: by their paths. */
 const byPath = (key: 'Principal' | 'Group') => (items: Record<string, string>[], visible: Visible) => items.filter((x) => visible(String(x[key])));
+/** One group or configuration (a single read, or an item of a list): the members or principals the caller may see. */
+type GroupItem = { Group: string; Members: unknown };
+type ConfigItem = { Name: string; Principals?: { Principal: string }[] };
+const oneGroup = (g: GroupItem, visible: Visible) => (Array.isArray(g.Members) ? { ...g, Members: (g.Members as string[]).filter((m) => visible(m)) } : g);
+const oneConfig = (c: ConfigItem, visible: Visible) => (c.Principals ? { ...c, Principals: c.Principals.filter((p) => visible(p.Principal)) } : c);
 /** Groups, and in each (verbose) the members the caller may see. */
-const groups = (items: { Group: string; Members: unknown }[], visible: Visible) =>
-  items.filter((g) => visible(g.Group)).map((g) => (Array.isArray(g.Members) ? { ...g, Members: (g.Members as string[]).filter((m) => visible(m)) } : g));
+const groups = (items: GroupItem[], visible: Visible) => items.filter((g) => visible(g.Group)).map((g) => oneGroup(g, visible));
 /** Configurations (system/multi_factor/NAME), and in each the assigned principals the caller may see. */
-const configs = (items: { Name: string; Principals?: { Principal: string }[] }[], visible: Visible) =>
-  items.filter((c) => visible(`${RESOURCE_MFA}/${c.Name}`)).map((c) => (c.Principals ? { ...c, Principals: c.Principals.filter((p) => visible(p.Principal)) } : c));
-/** Rules and audit records, by the principal they are about. */
+const configs = (items: ConfigItem[], visible: Visible) => items.filter((c) => visible(`${RESOURCE_MFA}/${c.Name}`)).map((c) => oneConfig(c, visible));
 const shows = (visible: Visible, path: unknown) => typeof path !== 'string' || !path.startsWith('principal/') || visible(path);
 /** Rules and audit records, by the principal they are about (a record of what a hidden principal did stays). */
 const aboutPrincipal = (items: { Principal: string }[], visible: Visible) => items.filter((x) => shows(visible, x.Principal));
-/** One group or configuration: its members or principals the caller may see. */
-const oneGroup = (g: { Group: string; Members: unknown }, visible: Visible) => groups([g], visible)[0] ?? g;
-const oneConfig = (c: { Name: string; Principals?: { Principal: string }[] }, visible: Visible) => (c.Principals ? { ...c, Principals: c.Principals.filter((p) => visible(p.Principal)) } : c);
+
 
 const str = (max: number) => ({ type: 'string', maxLength: max });
 const obj = (properties: Record<string, unknown>, required: string[]) => ({ type: 'object', properties, required, additionalProperties: false });

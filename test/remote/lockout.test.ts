@@ -7,11 +7,10 @@
 //
 // scrypt makes each login cost ~0.5 s on the server: the counts are small, the timeouts generous.
 
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNoSecretsLeaked, json, secret, ssrun, tempHome } from '../helpers/cli.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
-import { API, ISO, clientHome, expectErrorAnswer, expectRefused, loginUser, ok, type HttpAnswer } from './remote-helpers.js';
+import { ISO, clientHome, expectErrorAnswer, expectRefused, http, loginUser, ok, type HttpAnswer } from './remote-helpers.js';
 
 afterAll(() => expectNoSecretsLeaked());
 
@@ -48,32 +47,11 @@ let client: string; // a client home on the server without a session (commands t
 let rootToken: string;
 const tokens = new Map<string, string>();
 
-/** One HTTP request to the server from a given loopback address. */
-function from(localAddress: string, method: string, path: string, opts: { body?: unknown; token?: string } = {}): Promise<HttpAnswer & { ms: number }> {
-  const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(payload.length) });
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+/** One HTTP request to the server from a given loopback address, and how long it took. */
+async function from(localAddress: string, method: string, path: string, opts: { body?: unknown; token?: string } = {}): Promise<HttpAnswer & { ms: number }> {
   const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, localAddress, method, path: `${API}${path}`, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown;
-        try {
-          body = text ? JSON.parse(text) : undefined;
-        } catch {
-          body = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body, ms: performance.now() - started });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
+  const a = await http(server.url, method, path, { ...opts, localAddress });
+  return { ...a, ms: performance.now() - started };
 }
 
 const loginFrom = async (address: string, username: string, password: string) => {

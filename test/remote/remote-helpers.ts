@@ -74,6 +74,8 @@ export interface HttpOptions {
   ca?: string;
   /** Send the body chunked (no content-length). */
   chunked?: boolean;
+  /** Send from this local address (any 127.x.y.z is loopback on Linux: a client address of its own). */
+  localAddress?: string;
 }
 
 /** One raw HTTP(S) request to the server: `path` is sent as given (relative to the API base unless absolute). */
@@ -89,7 +91,7 @@ export function http(baseUrl: string, method: string, path: string, opts: HttpOp
   const request = base.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: base.hostname, port: base.port, method, path: fullPath, headers, ...(opts.ca ? { ca: opts.ca } : {}), agent: false },
+      { host: base.hostname, port: base.port, method, path: fullPath, headers, ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.localAddress ? { localAddress: opts.localAddress } : {}), agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

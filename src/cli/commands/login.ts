@@ -1,8 +1,8 @@
 // ssrun login / logout: password or API key first, then the second factor; exit 0 only when allowed.
 
 import { SsrunError } from '../../core/errors.js';
-import { codeShape, type CodePrompt, type FactorPrompt } from '../../core/factor.js';
-import { checkMfaShape, normalizeRecoveryCode } from '../../core/validate.js';
+import { checkMethodShape, codeShape, type CodePrompt, type FactorPrompt } from '../../core/factor.js';
+import { normalizeRecoveryCode } from '../../core/validate.js';
 import { canPrompt, io, resolveTarget, service, type GlobalOptions } from '../context.js';
 import { obtainSecret } from '../input.js';
 import { printJson } from '../render.js';
@@ -54,8 +54,7 @@ export async function login(opts: LoginOptions): Promise<void> {
   if (opts.mfa !== undefined) {
     // The shape any provider could read, before the password is asked for (the service checks it again).
     const { defaultFactors } = await import('../../providers/registry.js');
-    const all = defaultFactors().all();
-    checkMfaShape(opts.mfa, (raw) => all.some((f) => f.accepts(raw)), all.map((f) => f.methodHelp));
+    checkMethodShape(defaultFactors(), opts.mfa);
   }
   const timeoutMs = parseTimeout(opts.timeout);
   const isUser = opts.user !== undefined;
