@@ -14,19 +14,18 @@ const words = (key: string) => key.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCa
 export function configUseCases(kit: Kit, checks: PolicyChecks) {
   const { store, factors } = kit;
   const record = (c: MfaConfig): ConfigRecord => ({ ...c, secretKeys: factors.require(c.Type).secretOptions });
-  const load = <T extends MfaConfig>(c: T): T => ({ ...c, Options: factors.require(c.Type).loadOptions(c.Options) });
 
   return {
     async listConfigs(opts: { verbose?: boolean; showSecrets?: boolean } = {}): Promise<ConfigView[]> {
       const configs = (await store.listConfigs()).sort(byName);
       const views: ConfigView[] = [];
-      for (const c of configs) views.push(await kit.configView(load(c), opts));
+      for (const c of configs) views.push(await kit.configView(c, opts));
       if (opts.showSecrets) await kit.audit(store, '-', 'mfa.show-secrets', 'ok', 'all configurations');
       return views;
     },
 
     async getConfig(name: string, opts: { verbose?: boolean; showSecrets?: boolean } = {}): Promise<ConfigView> {
-      const view = await kit.configView(load(await kit.requireConfig(store, name)), opts);
+      const view = await kit.configView(await kit.requireConfig(store, name), opts);
       if (opts.showSecrets) await kit.audit(store, '-', 'mfa.show-secrets', 'ok', view.Name);
       return view;
     },
@@ -43,7 +42,7 @@ export function configUseCases(kit: Kit, checks: PolicyChecks) {
         await kit.audit(tx, '-', 'mfa.create', 'ok', c.Name);
         return c;
       });
-      return kit.configView(load(created));
+      return kit.configView(created);
     },
 
     async updateConfig(name: string, input: unknown): Promise<ConfigView> {
@@ -62,7 +61,7 @@ export function configUseCases(kit: Kit, checks: PolicyChecks) {
         await kit.audit(tx, '-', 'mfa.update', 'ok', existing.Name);
         return u;
       });
-      return kit.configView(load(updated));
+      return kit.configView(updated);
     },
 
     async deleteConfig(name: string, opts: { force?: boolean } = {}) {
