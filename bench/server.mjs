@@ -78,11 +78,14 @@ export async function expectCall(base, method, path, status, opts) {
   return r.body;
 }
 
-/** At most `limit` of fn(item) at once. */
+/** At most `limit` of fn(item, index) at once. */
 export async function eachLimit(items, limit, fn) {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
   }));
 }
 
