@@ -56,6 +56,8 @@ export const ERROR_CODES = {
   MEMBER_NOT_FOUND: 'NOT_FOUND',
   CONTEXT_NOT_FOUND: 'NOT_FOUND',
   ROUTE_NOT_FOUND: 'NOT_FOUND',
+  /** No security key with this id for this user. */
+  KEY_NOT_FOUND: 'NOT_FOUND',
   // state conflicts
   CONFIG_EXISTS: 'CONFLICT',
   CONFIG_IN_USE: 'CONFLICT',
@@ -69,6 +71,12 @@ export const ERROR_CODES = {
   /** Enforcing the policy would leave root without a way in. */
   ROOT_LOCKOUT: 'CONFLICT',
   CONTEXT_EXISTS: 'CONFLICT',
+  /** The security key (credential id) is registered already. */
+  KEY_EXISTS: 'CONFLICT',
+  /** The user's last security key, which a policy needs: add another first (or an administrator deletes it). */
+  LAST_KEY: 'CONFLICT',
+  /** The user has another factor assigned: `--replace` to switch to security keys. */
+  OTHER_FACTOR_ASSIGNED: 'CONFLICT',
   // authentication
   AUTH_DENIED: 'AUTH_DENIED',
   MFA_REQUIRED: 'AUTH_DENIED',
@@ -85,6 +93,10 @@ export const ERROR_CODES = {
   MFA_FACTOR_NOT_ALLOWED: 'AUTH_DENIED',
   /** A policy asks for the second factor again (the session is older than ReverifyAfterHours). */
   REVERIFY_REQUIRED: 'AUTH_DENIED',
+  /** A change of one's own security keys needs a login less than 5 minutes old, or the password again. */
+  REAUTH_REQUIRED: 'AUTH_DENIED',
+  /** The browser or the key refused the ceremony, or its answer did not verify. */
+  KEY_REJECTED: 'AUTH_DENIED',
   /** No token, or one the server does not know (server contexts). */
   UNAUTHENTICATED: 'AUTH_DENIED',
   /** The token expired, was logged out, or was revoked by a password or MFA change. */
@@ -96,11 +108,15 @@ export const ERROR_CODES = {
   RATE_LIMITED: 'LOCKED_OUT',
   // authorization (server contexts)
   FORBIDDEN: 'FORBIDDEN',
+  /** A session of a user whose key assignment is pending: it may only register a key (`ssrun mfa key add`). */
+  KEY_ENROLMENT_ONLY: 'FORBIDDEN',
   // the provider could not give an answer we can trust
   PROVIDER_UNAVAILABLE: 'PROVIDER_UNAVAILABLE',
   PROVIDER_RATE_LIMITED: 'PROVIDER_UNAVAILABLE',
   PROVIDER_MISCONFIGURED: 'PROVIDER_UNAVAILABLE',
   PROVIDER_CLOCK_SKEW: 'PROVIDER_UNAVAILABLE',
+  /** No browser ceremony here (a server started without --public-url, a client that cannot show one). */
+  CEREMONY_UNAVAILABLE: 'PROVIDER_UNAVAILABLE',
   // the store
   STORE_BUSY: 'STORE_UNAVAILABLE',
   STORE_CORRUPT: 'STORE_UNAVAILABLE',

@@ -56,6 +56,30 @@ export type MfaMethod = { kind: 'passcode'; passcode: string } | { kind: 'factor
 
 export const RECOVERY_CODE_COUNT = 10;
 
+/**
+ * A registered security key (a WebAuthn credential) of a principal: what verifying its assertions needs
+ * (public, nothing here is a secret), and what `mfa key get` shows.
+ */
+export interface SecurityKey {
+  /** The credential id (base64url), unique in the store. */
+  id: string;
+  principalId: string;
+  name: string;
+  /** The COSE public key (base64url). */
+  publicKey: string;
+  /** The signature counter last seen (0: the authenticator keeps none). */
+  counter: number;
+  transports: string[];
+  /** `singleDevice` or `multiDevice` (a synced passkey). */
+  deviceType: string;
+  backedUp: boolean;
+  aaguid: string;
+  /** The relying-party id it was registered for (a key works only there). */
+  rpId: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
 export interface Session {
   tokenHash: string;
   principalId: string;

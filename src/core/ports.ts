@@ -2,7 +2,7 @@
 // is in factor.ts.
 
 import type { Throttle } from './lockout.js';
-import type { AuditEntry, AuditRecord, Authorization, ConfigType, Effect, Group, MfaConfig, Operation, Policy, Principal, PrincipalType, Session, StoredConfig } from './model.js';
+import type { AuditEntry, AuditRecord, Authorization, ConfigType, Effect, Group, MfaConfig, Operation, Policy, Principal, PrincipalType, SecurityKey, Session, StoredConfig } from './model.js';
 
 /** A policy target resolved to the row it names. */
 export type PolicyTarget = { kind: 'group'; id: string; path: string } | { kind: 'principal'; id: string; path: string };
@@ -60,6 +60,20 @@ export interface StoreOps {
   advanceCounter(principalId: string, value: number): Promise<boolean>;
   confirmAssignment(principalId: string): Promise<void>;
   unassign(principalId: string, at: string): Promise<void>;
+
+  /** Security keys: of one principal, or every principal's (with its path), oldest first. */
+  listKeys(principalId?: string): Promise<(SecurityKey & { principal: string })[]>;
+  /** Adds a key; KEY_EXISTS when its credential id is registered already (to anyone). */
+  insertKey(key: SecurityKey): Promise<void>;
+  renameKey(principalId: string, keyId: string, name: string): Promise<boolean>;
+  deleteKey(principalId: string, keyId: string): Promise<boolean>;
+  /** Every key of the principal goes (its factor changed or was removed); how many went. */
+  deleteKeys(principalId: string): Promise<number>;
+  /**
+   * Records a use of the key: the new counter only if it is greater than the stored one, or both are 0 (a key
+   * that keeps no counter). False otherwise: a counter that did not increase (a possibly cloned key).
+   */
+  useKey(principalId: string, keyId: string, counter: number, at: string): Promise<boolean>;
 
   /** A keyed digest of a recovery code (the key never leaves the adapter), for storage and lookup. */
   recoveryDigest(principalId: string, code: string): Promise<string>;
@@ -144,4 +158,5 @@ export interface Crypto {
   randomId(): string;
 }
 
-export type ProgressEvent = { kind: 'info'; message: string };
+/** What a long step reports: a line to show, or a browser ceremony's URL to open (and the line to show with it). */
+export type ProgressEvent = { kind: 'info'; message: string } | { kind: 'ceremony'; url: string; message: string; deadline: number };

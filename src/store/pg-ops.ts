@@ -13,6 +13,7 @@ import { principalPath } from '../core/model.js';
 import type { ConfigRecord, StoreOps } from '../core/ports.js';
 import { AUTHZ_SELECT, PRINCIPAL_SELECT, sealing, toAuthz, toPrincipal, type AuthzRow, type ConfigRow } from './rows.js';
 import { POLICY_LOCK, THROTTLE_LOCK_SPACE } from './pg-schema.js';
+import { keyOps } from './pg-keys.js';
 import { throttleOps } from './pg-throttle.js';
 
 /** One statement on the pool (standalone) or on the transaction's client. */
@@ -290,5 +291,5 @@ function policyOps(h: H) {
 /** The store's operations on one query function: the pool's (standalone) or a transaction's client (inTx). */
 export function pgOps(q: Query, dataKey: Buffer, inTx: boolean): StoreOps {
   const h = helpers(q, dataKey, inTx);
-  return { ...configOps(h), ...principalOps(h), ...throttleOps(h), ...assignmentOps(h), ...sessionOps(h), ...groupOps(h), ...policyOps(h) };
+  return { ...configOps(h), ...principalOps(h), ...throttleOps(h), ...assignmentOps(h), ...keyOps(h), ...sessionOps(h), ...groupOps(h), ...policyOps(h) };
 }

@@ -3,7 +3,7 @@
 // 5 there): text columns compare byte-wise (COLLATE "C"), and the names SQLite compares with NOCASE are
 // unique and looked up by lower(), which in the C collation folds ASCII only, exactly as NOCASE does.
 
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 /** The oldest schema this ssrun can run on (raised when a migration changes what older code relies on). */
 export const PG_MIN_SCHEMA_VERSION = 1;
 /** pg_advisory_xact_lock keys: migrations, and the store-wide lock of policy and group changes (one 64-bit key). */
@@ -134,10 +134,27 @@ export const PG_MIGRATIONS: string[] = [
      expires_at TEXT COLLATE "C" NOT NULL
    );
    CREATE INDEX attempts_by_subject ON attempts (subject, address);`,
+  // 2: security keys (SQLite's schema 6).
+  `CREATE TABLE factor_keys (
+     id TEXT COLLATE "C" PRIMARY KEY,
+     principal_id TEXT COLLATE "C" NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+     name TEXT COLLATE "C" NOT NULL,
+     public_key TEXT COLLATE "C" NOT NULL,
+     counter BIGINT NOT NULL,
+     transports TEXT COLLATE "C" NOT NULL,
+     device_type TEXT COLLATE "C" NOT NULL,
+     backed_up INTEGER NOT NULL,
+     aaguid TEXT COLLATE "C" NOT NULL,
+     rp_id TEXT COLLATE "C" NOT NULL,
+     created_at TEXT COLLATE "C" NOT NULL,
+     last_used_at TEXT COLLATE "C"
+   );
+   CREATE INDEX factor_keys_by_principal ON factor_keys (principal_id);`,
 ];
 
 /** Which unique index a duplicate hit, as the error the core would have raised had it seen the row first. */
-export const UNIQUE_CONFLICTS: Record<string, { code: 'CONFIG_EXISTS' | 'PRINCIPAL_EXISTS' | 'AUTHORIZATION_EXISTS' | 'GROUP_EXISTS' | 'POLICY_EXISTS' | 'MEMBER_EXISTS'; what: string }> = {
+export const UNIQUE_CONFLICTS: Record<string, { code: 'CONFIG_EXISTS' | 'PRINCIPAL_EXISTS' | 'AUTHORIZATION_EXISTS' | 'GROUP_EXISTS' | 'POLICY_EXISTS' | 'MEMBER_EXISTS' | 'KEY_EXISTS'; what: string }> = {
+  factor_keys_pkey: { code: 'KEY_EXISTS', what: 'this security key is registered already' },
   mfa_configs_name: { code: 'CONFIG_EXISTS', what: 'an MFA configuration of this name already exists (names are case-insensitive)' },
   principals_name: { code: 'PRINCIPAL_EXISTS', what: 'a principal of this name already exists' },
   authorizations_key: { code: 'AUTHORIZATION_EXISTS', what: 'this authorization already exists' },

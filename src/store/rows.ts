@@ -3,7 +3,7 @@
 // associated data binding table, row and field: S5), and how rows map to the domain's types.
 
 import { SsrunError } from '../core/errors.js';
-import { principalPath, type Authorization, type ConfigType, type Effect, type Operation, type Principal, type PrincipalType, type StoredConfig } from '../core/model.js';
+import { principalPath, type Authorization, type ConfigType, type Effect, type Operation, type Principal, type PrincipalType, type SecurityKey, type StoredConfig } from '../core/model.js';
 import type { ConfigRecord } from '../core/ports.js';
 import { open, seal } from './cipher.js';
 
@@ -91,3 +91,36 @@ export function toPrincipal(r: PrincipalRow): Principal {
 }
 
 export const toAuthz = (r: AuthzRow): Authorization => ({ Principal: principalPath(r.type, r.name), Operation: r.operation, Effect: r.effect, Resource: r.resource, CreatedAt: r.created_at });
+
+export interface KeyRow {
+  id: string;
+  principal_id: string;
+  name: string;
+  public_key: string;
+  counter: number | string;
+  transports: string;
+  device_type: string;
+  backed_up: number | boolean;
+  aaguid: string;
+  rp_id: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** Security keys with their principal's type and name (both adapters' SQL). */
+export const KEY_SELECT = `SELECT k.*, p.type AS p_type, p.name AS p_name FROM factor_keys k JOIN principals p ON p.id = k.principal_id`;
+
+export const toKey = (r: KeyRow): SecurityKey => ({
+  id: r.id,
+  principalId: r.principal_id,
+  name: r.name,
+  publicKey: r.public_key,
+  counter: Number(r.counter),
+  transports: JSON.parse(r.transports) as string[],
+  deviceType: r.device_type,
+  backedUp: r.backed_up === 1 || r.backed_up === true,
+  aaguid: r.aaguid,
+  rpId: r.rp_id,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+});

@@ -1,6 +1,6 @@
 // The SQLite schema as versioned migrations (S4): each runs once, in order, in one transaction.
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 export const APPLICATION_ID = 0x5353524e; // 'SSRN'
 
 export const MIGRATIONS: string[] = [
@@ -132,5 +132,20 @@ export const MIGRATIONS: string[] = [
    INSERT INTO throttle (subject, address, failed_count, locked_until)
      SELECT lower('principal/internal/' || type || '/' || name), '*', failed_count, locked_until FROM principals
      WHERE failed_count > 0 OR locked_until IS NOT NULL;`,
+  // 6: security keys (WebAuthn credentials), any number per principal; nothing in a row is a secret.
+  `CREATE TABLE factor_keys (
+     id TEXT PRIMARY KEY,
+     principal_id TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     public_key TEXT NOT NULL,
+     counter INTEGER NOT NULL,
+     transports TEXT NOT NULL,
+     device_type TEXT NOT NULL,
+     backed_up INTEGER NOT NULL,
+     aaguid TEXT NOT NULL,
+     rp_id TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     last_used_at TEXT
+   ) STRICT;
+   CREATE INDEX factor_keys_by_principal ON factor_keys(principal_id);`,
 ];
-

@@ -8,6 +8,7 @@ import { SsrunError } from '../core/errors.js';
 import type { AuditEntry, ConfigType, Group, Policy, PrincipalType, Session } from '../core/model.js';
 import { principalPath } from '../core/model.js';
 import type { StoreOps } from '../core/ports.js';
+import { keyOps } from './sqlite-keys.js';
 import { AUTHZ_SELECT, PRINCIPAL_SELECT, sealing, toAuthz, toPrincipal, type AuthzRow, type ConfigRow, type PrincipalRow } from './rows.js';
 
 type Database = DatabaseConstructor.Database;
@@ -307,5 +308,5 @@ function throttleOps({ stmt }: Rows) {
 /** The store's operations, synchronous (better-sqlite3); serialized.ts makes them the async port. */
 export function sqliteOps(db: Database, dataKey: Buffer): SyncOps {
   const r = rows(db, dataKey);
-  return { ...configOps(r), ...principalOps(r), ...throttleOps(r), ...assignmentOps(r), ...sessionOps(r), ...groupOps(r) };
+  return { ...configOps(r), ...principalOps(r), ...throttleOps(r), ...assignmentOps(r), ...keyOps(r.stmt), ...sessionOps(r), ...groupOps(r) };
 }

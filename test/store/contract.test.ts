@@ -279,6 +279,49 @@ for (const adapter of adapters) {
       }
     });
 
+    it('security keys: insert, list (one principal, every principal), rename, use with a counter that must grow, delete; a duplicate refused', async () => {
+      const p = await s.insertPrincipal('user', 'keyholder', null, at());
+      const key = (id: string, counter: number) => ({ id, principalId: p.id, name: `key ${id}`, publicKey: 'pk-' + id, counter, transports: ['usb', 'nfc'], deviceType: 'singleDevice', backedUp: false, aaguid: '00000000-0000-0000-0000-000000000000', rpId: 'localhost', createdAt: at(1), lastUsedAt: null });
+      await s.write((tx) => tx.insertKey(key('k1', 5)));
+      await s.insertKey({ ...key('k2', 0), createdAt: at(2), backedUp: true, deviceType: 'multiDevice' });
+      expect(await codeOf(s.insertKey(key('k1', 0)))).toBe('KEY_EXISTS');
+      const mine = await others[1]!.listKeys(p.id);
+      expect(mine.map((k) => [k.id, k.counter, k.backedUp, k.deviceType, k.principal])).toEqual([
+        ['k1', 5, false, 'singleDevice', 'principal/internal/user/keyholder'],
+        ['k2', 0, true, 'multiDevice', 'principal/internal/user/keyholder'],
+      ]);
+      expect(mine[0]).toMatchObject({ transports: ['usb', 'nfc'], rpId: 'localhost', lastUsedAt: null, publicKey: 'pk-k1' });
+      expect((await s.listKeys()).map((k) => k.id)).toEqual(expect.arrayContaining(['k1', 'k2']));
+      expect(await s.renameKey(p.id, 'k1', 'YubiKey 5C')).toBe(true);
+      expect(await s.renameKey(p.id, 'nope', 'x')).toBe(false);
+      // The counter: only up; a key that keeps none (0 and 0) is fine each time.
+      expect(await s.useKey(p.id, 'k1', 5, at(3))).toBe(false);
+      expect(await s.useKey(p.id, 'k1', 4, at(3))).toBe(false);
+      expect(await s.useKey(p.id, 'k1', 6, at(3))).toBe(true);
+      expect(await s.useKey(p.id, 'k2', 0, at(4))).toBe(true);
+      expect(await s.useKey(p.id, 'k2', 0, at(5))).toBe(true);
+      const after = await s.listKeys(p.id);
+      expect(after.map((k) => [k.name, k.counter, k.lastUsedAt])).toEqual([['YubiKey 5C', 6, at(3)], ['key k2', 0, at(5)]]);
+      // Another principal's key is not reachable by id alone.
+      const q = await s.insertPrincipal('user', 'otherholder', null, at());
+      expect(await s.deleteKey(q.id, 'k1')).toBe(false);
+      expect(await s.useKey(q.id, 'k1', 99, at(6))).toBe(false);
+      expect(await s.deleteKey(p.id, 'k1')).toBe(true);
+      expect(await s.deleteKeys(p.id)).toBe(1);
+      expect(await s.listKeys(p.id)).toEqual([]);
+      // Deleting the principal takes its keys with it.
+      await s.insertKey(key('k3', 0));
+      await s.deletePrincipal(p.id);
+      expect((await s.listKeys()).map((k) => k.id)).not.toContain('k3');
+    });
+
+    it('one key counter, advanced from every handle at once: exactly one wins (a cloned key)', async () => {
+      const p = await s.insertPrincipal('user', 'keyracer', null, at());
+      await s.insertKey({ id: 'race-key', principalId: p.id, name: 'r', publicKey: 'pk', counter: 1, transports: [], deviceType: 'singleDevice', backedUp: false, aaguid: '', rpId: 'localhost', createdAt: at(), lastUsedAt: null });
+      const wins = await all(12, (st) => st.write((tx) => tx.useKey(p.id, 'race-key', 2, at(1))));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+    });
+
     it('one recovery code, used from every handle at once: it works once', async () => {
       const p = (await s.getPrincipal('user', 'racer'))!;
       const d = await s.recoveryDigest(p.id, 'race-race-race');
