@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { SsrunError } from '../core/errors.js';
+import type { Ceremony } from '../core/ceremony.js';
 import type { Ssrun, SsrunApi } from '../core/service.js';
 
 export interface GlobalOptions {
@@ -126,11 +127,28 @@ export async function openPgDeps(opts: GlobalOptions, url: string) {
   return { home, opened: { path: s.path, close: () => void s.close().catch(() => undefined) }, deps: { store: s.store, factors, clock: { now: () => new Date() }, crypto: nodeCrypto } };
 }
 
+/**
+ * The embedded store's browser ceremonies: a one-shot loopback page (loaded only when a key is used). One a use
+ * case starts without a command's own progress (assign-principal) is shown all the same.
+ */
+const localCeremony: Ceremony = {
+  async run(req) {
+    const [{ loopbackCeremony }, { progress }] = await Promise.all([import('./ceremony.js'), import('./progress.js')]);
+    if (req.onProgress) return loopbackCeremony().run(req);
+    const shown = progress();
+    try {
+      return await loopbackCeremony().run({ ...req, onProgress: shown.onProgress });
+    } finally {
+      await shown.stop();
+    }
+  },
+};
+
 /** The service over the embedded store. */
 export async function localService(opts: GlobalOptions): Promise<Ssrun> {
   if (opened) return opened.service;
   const [{ home, opened: s, deps }, { createSsrun }] = await Promise.all([openLocalDeps(opts), import('./local.js')]);
-  const service = createSsrun(deps);
+  const service = createSsrun({ ...deps, ceremony: localCeremony });
   opened = { service, close: s.close, home };
   return service;
 }

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import type * as CommanderModule from 'commander';
 import { EXIT, SsrunError } from '../core/errors.js';
 import { sanitizeLine } from '../core/validate.js';
+import { keyCommands } from './tree-keys.js';
 
 // commander is CommonJS: require() skips the ESM loader's export scan of it (start-up time, see bench/).
 const { Command, CommanderError, Option } = createRequire(import.meta.url)('commander') as typeof CommanderModule;
@@ -111,6 +112,7 @@ function mfaCommands(program: Command): void {
     .description('issue 10 single-use recovery codes for a principal (replaces earlier ones; shown once)')
     .requiredOption('-p, --principal <path>', 'principal/internal/user/NAME or principal/internal/application/NAME')
     .action(run(async () => (await mfa()).recoveryCodes));
+  keyCommands(m, run, outputOption);
   m.command('remove-principal')
     .description("remove a principal's MFA assignment")
     .requiredOption('-p, --principal <path>', 'principal/internal/user/NAME or principal/internal/application/NAME')
@@ -237,6 +239,7 @@ function sessionCommands(program: Command): void {
     .option('--api-key-stdin', 'read the API key from stdin')
     .option('-m, --mfa <method>', "read by the user's provider, exactly as typed: duo: a passcode (1–64 letters and digits, e.g. 77552) or push, phone, sms, auto; totp: the app's code; any: a recovery code (xxxx-xxxx-xxxx)")
     .option('--timeout <seconds>', 'how long to wait for the second factor', '60')
+    .option('--no-browser', 'security keys: print the ceremony URL, do not open a browser')
     .action(run(async () => (await loginCmd()).login));
   program
     .command('logout')
@@ -314,6 +317,7 @@ function sessionCommands(program: Command): void {
     .option('--request-timeout <seconds>', 'a client must send its whole request within this (slow requests are cut: 408)', '30')
     .option('--trust-proxy <cidrs>', 'take the client address from X-Forwarded-For when the request comes from these proxies (CIDR[,CIDR])')
     .option('--database <url>', 'serve a PostgreSQL database (postgres://USER@HOST:PORT/DB; or SSRUN_DATABASE_URL; password in PGPASSWORD) instead of --home\'s SQLite file')
+    .option('--public-url <url>', 'https://HOST[:PORT] where browsers reach this server: security-key ceremonies run there (relying party HOST)')
     .action(run(async () => (await serveCmd()).serve));
 
   program

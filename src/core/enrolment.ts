@@ -6,6 +6,7 @@ import type { Attempts } from './attempts.js';
 import { SsrunError } from './errors.js';
 import type { FactorDenial } from './factor.js';
 import type { Kit } from './kit.js';
+import type { AddKeyRequest } from './keys.js';
 import { principalPath } from './model.js';
 import { parsePrincipalPath, shown, validatePrincipalName } from './validate.js';
 import type { Verification } from './verification.js';
@@ -22,9 +23,13 @@ export interface AssignResult {
   /** What the provider shows this once (a generated TOTP secret and its otpauth:// URI). */
   Secret?: string;
   OtpauthUri?: string;
+  /** The security key registered with it (the embedded store runs the ceremony). */
+  Key?: { KeyId: string; Name: string };
 }
 
-export function enrolmentUseCases(kit: Kit, attempts: Attempts, verification: Verification) {
+type AddKey = (req: AddKeyRequest) => Promise<{ KeyId: string; Name: string; Config: string; Replaced?: string }>;
+
+export function enrolmentUseCases(kit: Kit, attempts: Attempts, verification: Verification, addKey: AddKey) {
   const { store, factors } = kit;
 
   return {
@@ -36,6 +41,12 @@ export function enrolmentUseCases(kit: Kit, attempts: Attempts, verification: Ve
       const ref = parsePrincipalPath(path);
       const config = await kit.requireConfig(store, configName);
       const provider = factors.require(config.Type);
+      // Security keys: the local operator registers one now (a browser ceremony here); over a server the user
+      // registers their own, and the assignment waits for it (pending).
+      if (provider.register && kit.actor.principal === 'local' && ref.type === 'user') {
+        const k = await addKey({ user: ref.name, config: config.Name, replace: true });
+        return { Principal: ref.path, Config: k.Config, ProviderUserId: ref.name, Replaced: k.Replaced ?? null, Key: { KeyId: k.KeyId, Name: k.Name } };
+      }
       const known = await store.getPrincipal(ref.type, ref.name);
       const subject = { type: ref.type, name: known?.name ?? ref.name, path: principalPath(ref.type, known?.name ?? ref.name) };
       const enrolment = await provider.enrol({ options: provider.loadOptions(config.Options), configName: config.Name, principal: subject, identity });

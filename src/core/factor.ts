@@ -2,8 +2,9 @@
 // enrolment, `mfa get` and policies never name a type. Verification returns an outcome (a wrong code is a
 // result, not an exception); transport and protocol failures throw PROVIDER_* errors and fail closed.
 
+import type { Ceremony } from './ceremony.js';
 import { SsrunError, type ErrorCode } from './errors.js';
-import type { MfaMethod, PrincipalType } from './model.js';
+import type { MfaMethod, PrincipalType, SecurityKey } from './model.js';
 import type { FactorState, ProgressEvent } from './ports.js';
 import { checkMfaShape, shown } from './validate.js';
 
@@ -19,6 +20,8 @@ export type ProviderMethod = Exclude<MfaMethod, { kind: 'recovery' }>;
  */
 export type FactorPrompt =
   | { kind: 'code'; code: CodePrompt }
+  /** A browser ceremony: no question; a client re-sends `method` as -m (over a server). */
+  | { kind: 'ceremony'; message: string; method: string }
   | {
       kind: 'menu';
       message: string;
@@ -77,6 +80,10 @@ export interface VerifyRequest {
   assignment: { providerUserId: string; pending: boolean };
   /** The assignment's provider state (its secret opened), read just before. */
   state: FactorState | undefined;
+  /** A key factor's registered keys, read just before. */
+  keys?: SecurityKey[];
+  /** Where a browser ceremony runs (absent: none can run here). */
+  ceremony?: Ceremony;
   method: ProviderMethod | undefined;
   /** Asks on a terminal (absent: not interactive). A recovery code typed there comes back as one. */
   choose?: (prompt: FactorPrompt) => Promise<MfaMethod>;
@@ -107,10 +114,29 @@ export type FactorOutcome =
       detail: string;
       /** Advances the assignment's counter (compare-and-set): a value not above the stored one is `replay`. */
       counter?: { value: number; replay: FactorDenial };
+      /** Records the key's use (compare-and-set of its counter): a counter that did not grow is `cloned`. */
+      key?: { id: string; counter: number; cloned: FactorDenial };
     }
   | ({ result: 'deny' } & FactorDenial)
   /** The user typed a recovery code at the provider's prompt: the core takes it from here. */
   | { result: 'recovery'; code: string };
+
+/** A key's registration: the browser ceremony, then what to store (the core names it and saves it). */
+export interface RegisterRequest {
+  options: Record<string, unknown>;
+  configName: string;
+  principal: FactorSubject;
+  /** An opaque, stable handle of the user (never a name): the credential's user id. */
+  userHandle: string;
+  /** The user's keys already registered (the browser is told not to register one twice). */
+  existing: SecurityKey[];
+  ceremony: Ceremony | undefined;
+  deadline: number;
+  signal?: AbortSignal;
+  onProgress?: VerifyRequest['onProgress'];
+}
+
+export type NewKey = Omit<SecurityKey, 'principalId' | 'name' | 'createdAt' | 'lastUsedAt'>;
 
 export interface FactorProvider {
   /** The configuration `Type` it serves. */
@@ -147,6 +173,11 @@ export interface FactorProvider {
   /** A principal's enrolment: checks or makes its identity and secret (outside any transaction). */
   enrol(req: EnrolRequest): Promise<Enrolment>;
   verify(req: VerifyRequest): Promise<FactorOutcome>;
+  /**
+   * A factor whose state is a set of registered keys (security keys): registers one through a browser ceremony;
+   * throws KEY_REJECTED when the browser refuses or the answer does not verify.
+   */
+  register?(req: RegisterRequest): Promise<NewKey>;
 }
 
 export interface FactorRegistry {

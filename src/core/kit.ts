@@ -1,6 +1,7 @@
 // What every use case shares: the ports, who is acting, the audit helper, lookups that fail with the
 // documented errors, and the views users see (secrets redacted by default).
 
+import type { Ceremony } from './ceremony.js';
 import { SsrunError } from './errors.js';
 import type { FactorRegistry } from './factor.js';
 import type { Limits } from './lockout.js';
@@ -11,6 +12,8 @@ import { sanitizeLine, shown, validateConfigName, validatePrincipalName } from '
 export const SESSION_TTL_MS = 60 * 60 * 1000;
 export const DEFAULT_MFA_TIMEOUT_MS = 60_000;
 export const ROOT_USER = 'root';
+/** The factor of a session of a user whose key assignment is pending: it may only register a key. */
+export const ENROLMENT_ONLY = 'password (key enrolment only)';
 export const DAY_MS = 86_400_000;
 export const HOUR_MS = 3_600_000;
 
@@ -25,6 +28,8 @@ export interface SsrunDeps {
   sessionTtlMs?: number;
   /** Failures that lock a principal from one address, and from all (default 5 and 50). */
   lockout?: Limits;
+  /** Where browser ceremonies (security keys) run; absent: none can. */
+  ceremony?: Ceremony;
 }
 
 export interface ConfigView {
@@ -59,6 +64,7 @@ export interface Kit {
   crypto: Crypto;
   actor: { principal: string; source: string };
   sessionTtlMs: number;
+  ceremony: Ceremony | undefined;
   nowIso(): string;
   /** One audit record, in the transaction of `ops` (or on its own with the store). */
   audit(ops: StoreOps, principal: string, action: string, outcome: Outcome, detail?: string): Promise<void>;
@@ -98,7 +104,7 @@ export function principalView(p: Principal, verbose = false): PrincipalView {
   return view;
 }
 
-export function createKit({ store, factors, clock, crypto, actor = { principal: 'local', source: 'cli' }, sessionTtlMs = SESSION_TTL_MS }: SsrunDeps): Kit {
+export function createKit({ store, factors, clock, crypto, actor = { principal: 'local', source: 'cli' }, sessionTtlMs = SESSION_TTL_MS, ceremony }: SsrunDeps): Kit {
   const nowIso = () => clock.now().toISOString();
   return {
     store,
@@ -107,6 +113,7 @@ export function createKit({ store, factors, clock, crypto, actor = { principal: 
     crypto,
     actor,
     sessionTtlMs,
+    ceremony,
     nowIso,
     audit: (ops, principal, action, outcome, detail = '') =>
       ops.audit({ at: nowIso(), principal: sanitizeLine(principal, 300), action, outcome, detail: sanitizeLine(detail), actor: actor.principal, source: actor.source }),

@@ -5,7 +5,7 @@
 import type { Attempt, Attempts } from './attempts.js';
 import { ERROR_CODES, SsrunError } from './errors.js';
 import { DENIED_MESSAGE, checkMethodShape, type FactorDenial, type FactorPrompt, type ProviderMethod } from './factor.js';
-import { DAY_MS, DEFAULT_MFA_TIMEOUT_MS, type Kit } from './kit.js';
+import { DAY_MS, DEFAULT_MFA_TIMEOUT_MS, ENROLMENT_ONLY, type Kit } from './kit.js';
 import { lease } from './lockout.js';
 import { principalPath, type MfaMethod, type Principal, type PrincipalType } from './model.js';
 import type { PolicyChecks } from './policy-checks.js';
@@ -46,6 +46,8 @@ export interface LoginResult {
   RecoveryCodesLeft?: number;
   /** A policy requires MFA and the principal has none yet: until when it may still log in without. */
   Enrollment?: EnrollmentNotice;
+  /** A key assignment is pending: this session may only register a key. */
+  KeyEnrollment?: { Config: string; How: string };
 }
 
 /** What the second-factor step decided: the factor, the audit detail, and what to commit with the session. */
@@ -55,6 +57,7 @@ interface Step {
   commit?: (tx: StoreOps) => Promise<FactorDenial | undefined>;
   recoveryLeft?: number;
   enrollment?: EnrollmentNotice;
+  keyEnrollment?: { Config: string; How: string };
 }
 
 interface Ctx {
@@ -88,7 +91,8 @@ async function policies({ kit, checks }: Ctx, p: Principal, path: string, deny: 
   const { store, clock } = kit;
   const pol = await checks.policyFor(store, p);
   if (!pol) return undefined;
-  const a = p.assignment;
+  // A key assignment still waiting for its first key is no factor yet: the enrolment deadline applies.
+  const a = p.assignment && !keyPending(kit, p) ? p.assignment : null;
   if (a) {
     if (!checks.allowsFactor(pol.factors.value, { name: a.configName, type: a.configType })) {
       const from = pol.factors.from;
@@ -119,6 +123,9 @@ async function policies({ kit, checks }: Ctx, p: Principal, path: string, deny: 
   };
 }
 
+/** An assignment of security keys with no key yet (an administrator assigned it over a server). */
+const keyPending = (kit: Kit, p: Principal) => p.assignment !== null && p.assignment.pending && kit.factors.get(p.assignment.configType)?.register !== undefined;
+
 async function useRecovery({ recovery }: Ctx, p: Principal, code: string, deny: (d: FactorDenial) => Promise<never>): Promise<Step> {
   const r = await recovery.redeem(p, code);
   if (!('left' in r)) return deny(r);
@@ -146,6 +153,10 @@ async function secondFactor(c: Ctx, req: LoginRequest, path: string, p: Principa
   const enrollment = await policies(c, p, path, deny);
   const a = p.assignment;
   if (!a) return { factor: base, detail: enrollment ? `${base}; not enrolled, enrolment deadline ${enrollment.Deadline} (policy ${enrollment.Policy})` : base, enrollment };
+  if (keyPending(kit, p)) {
+    const keyEnrollment = { Config: a.configName, How: `ssrun mfa key add -u ${p.name} -c ${a.configName}` };
+    return { factor: ENROLMENT_ONLY, detail: `${base}; security keys pending (${a.configName}): a session for registering a key only`, enrollment, keyEnrollment };
+  }
 
   const config = await store.getConfig(a.configName).catch(failing);
   if (!config) return deny({ code: 'PROVIDER_MISCONFIGURED', message: `MFA configuration ${shown(a.configName)} assigned to ${path} is missing; login denied`, reason: 'configuration missing', counted: false });
@@ -187,7 +198,7 @@ async function finish({ kit }: Ctx, path: string, p: Principal, attempt: Attempt
   const token = crypto.randomToken();
   const now = clock.now();
   const expiresAt = new Date(now.getTime() + kit.sessionTtlMs).toISOString();
-  const verifiedMfa = step.factor !== 'password' && step.factor !== 'api-key';
+  const verifiedMfa = step.factor !== 'password' && step.factor !== 'api-key' && step.factor !== ENROLMENT_ONLY;
   const denial = await store.write(async (tx) => {
     // A lease that ran out, or a replayed code: refused, and nothing of the factor is saved.
     const d = await attempt.finishIn(tx, step.commit);
@@ -206,6 +217,7 @@ async function finish({ kit }: Ctx, path: string, p: Principal, attempt: Attempt
     token,
     ...(step.recoveryLeft !== undefined ? { RecoveryCodesLeft: step.recoveryLeft } : {}),
     ...(step.enrollment ? { Enrollment: step.enrollment } : {}),
+    ...(step.keyEnrollment ? { KeyEnrollment: step.keyEnrollment } : {}),
   };
 }
 

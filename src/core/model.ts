@@ -136,6 +136,8 @@ export interface Caller {
   isRoot: boolean;
   factor: string;
   expiresAt: string;
+  /** When the session began (its login). */
+  since: string;
 }
 
 export function principalPath(type: PrincipalType, name: string): string {

@@ -51,7 +51,8 @@ export interface StoreOps {
 
   /**
    * Assigns (or replaces) the principal's MFA config and raises its credential epoch (revoking its sessions).
-   * A provider's secret (sealed at rest) may come with it, and the assignment may start pending.
+   * A provider's secret (sealed at rest) may come with it, and the assignment may start pending. The
+   * principal's security keys go (they belong to the assignment they were registered under), here and in unassign.
    */
   assign(principalId: string, configName: string, providerUserId: string, at: string, state?: { secret: string | null; pending: boolean }): Promise<void>;
   /** The provider state of the principal's assignment (its secret opened). */
@@ -67,8 +68,6 @@ export interface StoreOps {
   insertKey(key: SecurityKey): Promise<void>;
   renameKey(principalId: string, keyId: string, name: string): Promise<boolean>;
   deleteKey(principalId: string, keyId: string): Promise<boolean>;
-  /** Every key of the principal goes (its factor changed or was removed); how many went. */
-  deleteKeys(principalId: string): Promise<number>;
   /**
    * Records a use of the key: the new counter only if it is greater than the stored one, or both are 0 (a key
    * that keeps no counter). False otherwise: a counter that did not increase (a possibly cloned key).

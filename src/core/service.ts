@@ -7,6 +7,7 @@ import { authorizationUseCases } from './authorizations.js';
 import { configUseCases } from './configs.js';
 import { enrolmentUseCases } from './enrolment.js';
 import { groupUseCases } from './groups.js';
+import { keyUseCases } from './keys.js';
 import { createKit, type SsrunDeps } from './kit.js';
 import { DEFAULT_LIMITS } from './lockout.js';
 import { loginOf } from './login.js';
@@ -19,7 +20,8 @@ import { verificationOf } from './verification.js';
 
 export { AUDIT_DEFAULT_LIMIT } from './audit.js';
 export type { AssignResult } from './enrolment.js';
-export { DEFAULT_MFA_TIMEOUT_MS, ROOT_USER, SESSION_TTL_MS, type ConfigView, type PrincipalView, type SsrunDeps } from './kit.js';
+export type { AddKeyRequest, KeyView } from './keys.js';
+export { DEFAULT_MFA_TIMEOUT_MS, ENROLMENT_ONLY, ROOT_USER, SESSION_TTL_MS, type ConfigView, type PrincipalView, type SsrunDeps } from './kit.js';
 export type { EnrollmentNotice, LoginRequest, LoginResult } from './login.js';
 export type { WhoAmI } from './sessions.js';
 
@@ -30,9 +32,11 @@ export function createSsrun(deps: SsrunDeps) {
   const verification = verificationOf(kit);
   const recovery = recoveryOf(kit);
   const sessions = sessionsOf(kit, checks);
+  const keys = keyUseCases(kit, checks, attempts);
   return {
     ...configUseCases(kit, checks),
-    ...enrolmentUseCases(kit, attempts, verification),
+    ...enrolmentUseCases(kit, attempts, verification, keys.addKey),
+    ...keys,
     recoveryCodes: recovery.recoveryCodes,
     ...principalUseCases(kit, attempts),
     login: loginOf(kit, attempts, checks, verification, recovery),
@@ -47,4 +51,4 @@ export function createSsrun(deps: SsrunDeps) {
 export type Ssrun = ReturnType<typeof createSsrun>;
 
 /** What a command line needs: the embedded service, or the remote client over a server's HTTP API. */
-export type SsrunApi = Omit<Ssrun, 'authenticate' | 'authorize' | 'refuse' | 'noteRefusal' | 'visible'>;
+export type SsrunApi = Omit<Ssrun, 'authenticate' | 'authorize' | 'refuse' | 'noteRefusal' | 'visible' | 'confirmPassword'>;

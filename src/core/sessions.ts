@@ -3,7 +3,7 @@
 
 import { decide } from './authz.js';
 import { SsrunError } from './errors.js';
-import { HOUR_MS, isRoot, pathOf, type Kit } from './kit.js';
+import { ENROLMENT_ONLY, HOUR_MS, isRoot, pathOf, type Kit } from './kit.js';
 import type { Caller, Operation } from './model.js';
 import type { PolicyChecks } from './policy-checks.js';
 
@@ -26,7 +26,8 @@ export function sessionsOf(kit: Kit, checks: PolicyChecks) {
       if (session) await store.write((tx) => tx.deleteSession(session.tokenHash));
       throw new SsrunError('SESSION_EXPIRED', 'the session is not valid (expired, logged out, or revoked by a password or MFA change): run `ssrun login` again');
     }
-    const pol = principal.assignment ? await checks.policyFor(store, principal) : undefined;
+    // A key-enrolment session has no second factor to repeat: it may only register one.
+    const pol = principal.assignment && session.factor !== ENROLMENT_ONLY ? await checks.policyFor(store, principal) : undefined;
     const every = pol?.reverifyAfterHours;
     if (every) {
       const last = principal.lastMfaAt ? Date.parse(principal.lastMfaAt) : 0;
@@ -40,7 +41,7 @@ export function sessionsOf(kit: Kit, checks: PolicyChecks) {
         );
       }
     }
-    return { principalId: principal.id, type: principal.type, name: principal.name, path: pathOf(principal), isRoot: isRoot(principal), factor: session.factor, expiresAt: session.expiresAt };
+    return { principalId: principal.id, type: principal.type, name: principal.name, path: pathOf(principal), isRoot: isRoot(principal), factor: session.factor, expiresAt: session.expiresAt, since: session.createdAt };
   }
 
   /** Throws FORBIDDEN unless the caller may do the operation on the resource (root may do everything). */

@@ -26,12 +26,15 @@ export function verificationOf(kit: Kit) {
     async check(req: CheckRequest): Promise<FactorOutcome> {
       const assignment = req.principal.assignment!;
       const state = await kit.store.getFactorState(req.principal.id);
+      const keys = req.provider.register ? await kit.store.listKeys(req.principal.id) : undefined;
       return req.provider.verify({
         options: req.provider.loadOptions(req.config.Options),
         configName: req.config.Name,
         principal: { type: req.principal.type, name: req.principal.name, path: pathOf(req.principal) },
         assignment: { providerUserId: assignment.providerUserId, pending: assignment.pending },
         state,
+        keys,
+        ceremony: kit.ceremony,
         method: req.method,
         choose: req.choose,
         now: () => kit.clock.now(),
@@ -44,6 +47,7 @@ export function verificationOf(kit: Kit) {
     /** Saves what an allowed check asked for, in the caller's transaction; the denial when it was a replay. */
     async commit(tx: StoreOps, principal: Principal, allowed: Allowed): Promise<FactorDenial | undefined> {
       if (allowed.counter && !(await tx.advanceCounter(principal.id, allowed.counter.value))) return allowed.counter.replay;
+      if (allowed.key && !(await tx.useKey(principal.id, allowed.key.id, allowed.key.counter, kit.nowIso()))) return allowed.key.cloned;
       if (principal.assignment?.pending) await tx.confirmAssignment(principal.id);
       return undefined;
     },

@@ -6,6 +6,7 @@ import { duoFactor } from './duo/factor.js';
 import type { DuoAuthApi } from './duo/types.js';
 import { totpFactor } from './totp/factor.js';
 import type { TotpApi } from './totp/totp.js';
+import { webauthnFactor } from './webauthn/factor.js';
 
 export interface FactorClients {
   duo?: DuoAuthApi;
@@ -16,5 +17,6 @@ export function defaultFactors(clients: FactorClients = {}): FactorRegistry {
   return createRegistry([
     duoFactor(clients.duo),
     totpFactor(clients.totp),
+    webauthnFactor(),
   ]);
 }

@@ -6,6 +6,7 @@
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { SsrunError } from '../core/errors.js';
 import type { CodePrompt, FactorPrompt } from '../core/factor.js';
+import type { ProgressEvent } from '../core/ports.js';
 import type { EnrollmentNotice, LoginRequest, LoginResult, SsrunApi } from '../core/service.js';
 import { sanitizeLine } from '../core/validate.js';
 import { API_BASE, NDJSON, errorFromBody } from './protocol.js';
@@ -64,6 +65,12 @@ export function promptFrom(raw: unknown): FactorPrompt {
     const c = code(p.code);
     if (c) return { kind: 'code', code: c };
   }
+  if (p?.kind === 'ceremony') {
+    const message = text(p.message);
+    // Only a short word (`key`): what is sent back as -m.
+    const method = typeof p.method === 'string' && /^[a-z]{1,16}$/.test(p.method) ? p.method : undefined;
+    if (message && method) return { kind: 'ceremony', message, method };
+  }
   if (p?.kind === 'menu' && Array.isArray(p.choices) && p.choices.length <= 10) {
     const c = code(p.code);
     const message = text(p.message);
@@ -72,6 +79,28 @@ export function promptFrom(raw: unknown): FactorPrompt {
     if (c && message && codeChoice && choices.every((x) => x.value && x.name)) return { kind: 'menu', message, codeChoice, code: c, choices: choices as { value: string; name: string; disabled: boolean }[] };
   }
   return FALLBACK_PROMPT;
+}
+
+/**
+ * A progress line of a streamed answer as the event it stands for: a line to show (escaped like Duo's words),
+ * or a browser ceremony to open: only an https URL (or http on localhost), escaped, with a numeric deadline.
+ */
+export function progressFrom(raw: unknown): ProgressEvent {
+  const line = raw as { progress: string; ceremony?: { url?: unknown; deadline?: unknown } };
+  const message = sanitizeLine(String(line.progress));
+  const c = line.ceremony;
+  if (c && typeof c.url === 'string' && c.url.length <= 500 && typeof c.deadline === 'number' && Number.isFinite(c.deadline)) {
+    let u: URL | undefined;
+    try {
+      u = new URL(c.url);
+    } catch {
+      u = undefined;
+    }
+    if (u && (u.protocol === 'https:' || (u.protocol === 'http:' && u.hostname === 'localhost')) && !u.username && !u.password) {
+      return { kind: 'ceremony', url: u.href, message, deadline: c.deadline };
+    }
+  }
+  return { kind: 'info', message };
 }
 
 type Requester = (url: URL, options: RequestOptions, cb: (res: IncomingMessage) => void) => import('node:http').ClientRequest;
@@ -185,13 +214,13 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
         req.type === 'user' ? { username: req.name, password: req.secret } : { name: req.name, api_key: req.secret };
       if (mfa !== undefined) body.mfa = mfa;
       if (req.timeoutMs !== undefined) body.timeout = Math.ceil(req.timeoutMs / 1000);
-      const r = await call<{ Principal: string; Factor: string; ExpiresAt: string; access_token: string; RecoveryCodesLeft?: number; Enrollment?: EnrollmentNotice }>('POST', path, {
+      const r = await call<{ Principal: string; Factor: string; ExpiresAt: string; access_token: string; RecoveryCodesLeft?: number; Enrollment?: EnrollmentNotice; KeyEnrollment?: LoginResult['KeyEnrollment'] }>('POST', path, {
         body,
         token: null,
         signal: req.signal,
         timeoutMs: (req.timeoutMs ?? 60_000) + REQUEST_TIMEOUT_MS,
         // A server's words, escaped like Duo's before they reach the terminal.
-        stream: (line) => req.onProgress?.({ kind: 'info', message: sanitizeLine(String((line as { progress: string }).progress)) }),
+        stream: (line) => req.onProgress?.(progressFrom(line)),
       });
       if (!r || typeof r.access_token !== 'string' || typeof r.Principal !== 'string') throw new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} answered the login without a token; login denied`);
       return {
@@ -201,6 +230,7 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
         token: r.access_token,
         ...(typeof r.RecoveryCodesLeft === 'number' ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}),
         ...(r.Enrollment ? { Enrollment: r.Enrollment } : {}),
+        ...(r.KeyEnrollment ? { KeyEnrollment: r.KeyEnrollment } : {}),
       };
     };
     try {
@@ -222,6 +252,17 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
     verifyEnrollment: (username, code) => call('POST', '/multi_factor_verify', { body: { username, code } }),
     recoveryCodes: (principal) => call('POST', '/multi_factor_recovery_codes', { body: { principal } }),
     removePrincipal: (principal) => call('DELETE', '/multi_factor_assignments', { query: { principal } }),
+    // A key ceremony runs on the server's page: its URL comes back as a progress line.
+    addKey: (r) =>
+      call('POST', '/multi_factor_keys', {
+        body: { user: r.user, ...(r.name !== undefined ? { name: r.name } : {}), ...(r.config !== undefined ? { config: r.config } : {}), ...(r.replace ? { replace: true } : {}), ...(r.timeoutMs ? { timeout: Math.ceil(r.timeoutMs / 1000) } : {}), ...(r.password !== undefined ? { password: r.password } : {}) },
+        signal: r.signal,
+        timeoutMs: (r.timeoutMs ?? 120_000) + REQUEST_TIMEOUT_MS,
+        stream: (line) => r.onProgress?.(progressFrom(line)),
+      }),
+    listKeys: (user) => call('GET', '/multi_factor_keys', { query: { user } }),
+    renameKey: (user, id, name, password) => call('PUT', `/multi_factor_keys/${enc(id)}`, { body: { user, name, ...(password !== undefined ? { password } : {}) } }),
+    deleteKey: (user, id, password) => call('DELETE', `/multi_factor_keys/${enc(id)}`, { query: { user }, ...(password !== undefined ? { body: { password } } : {}) }),
 
     init: (password) => call('POST', '/init', { body: { password }, token: null }),
     createUser: (name, password) => call('POST', '/users', { body: { name, password } }),

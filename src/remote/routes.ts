@@ -6,6 +6,7 @@ import { RESOURCE_AUDIT, RESOURCE_AUTHORIZATION, RESOURCE_MFA } from '../core/au
 import { SsrunError } from '../core/errors.js';
 import { principalPath, type Caller, type Operation, type PrincipalType } from '../core/model.js';
 import type { Ssrun } from '../core/service.js';
+import type { ProgressEvent } from '../core/ports.js';
 import type { FastifyRequest } from 'fastify';
 import { isIP } from 'node:net';
 import { validateConfigName, validateGroupName, validatePolicyName, validatePrincipalName } from '../core/validate.js';
@@ -44,7 +45,15 @@ export interface Route {
   handle: (ssrun: Ssrun, req: Req, caller: Caller | undefined) => Promise<unknown>;
   /** A list: leaves out what the caller may not see (`visible` of each child's resource path). */
   filter?: (result: never, visible: (resource: string) => boolean) => unknown;
+  /** A long request (a key ceremony): streamed as progress lines when the client asks (see streaming.ts). */
+  stream?: (ssrun: Ssrun, req: Req, ctx: StreamCtx) => Promise<unknown>;
+  /** Open to a key-enrolment session (a pending key assignment), which may do nothing else. */
+  enrolment?: true;
+  /** A change of one's own keys: needs a login less than 5 minutes old, or the password again (S13). */
+  sudo?: (req: Req, caller: Caller) => boolean;
 }
+
+export type StreamCtx = { onProgress?: (e: ProgressEvent) => void; signal: AbortSignal };
 
 type Visible = (resource: string) => boolean;
 /** Lists whose children are principals (users, applications) or groups: by their paths. */
@@ -64,6 +73,11 @@ const aboutPrincipal = (items: { Principal: string }[], visible: Visible) => ite
 
 
 const str = (max: number) => ({ type: 'string', maxLength: max });
+const keyUserName = (r: Req) => String(r.body?.user ?? r.query.user ?? '');
+const keyUser = (r: Req) => principalPath('user', keyUserName(r));
+/** The caller's own keys (a user session of that user). */
+const ownKeys = (r: Req, c: Caller) => c.type === 'user' && c.name.toLowerCase() === keyUserName(r).toLowerCase();
+const keysOf = (items: { User: string }[], visible: Visible) => items.filter((k) => visible(principalPath('user', k.User)));
 const obj = (properties: Record<string, unknown>, required: string[]) => ({ type: 'object', properties, required, additionalProperties: false });
 const flag = (v: string | undefined) => v === 'true' || v === '1';
 
@@ -135,6 +149,18 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/multi_factor_recovery_codes', status: 201, // Not for oneself with a token alone: new codes are a new factor, and changing a factor needs more than a session (S13).
     guard: { ...mfa('update'), touchesRoot: (r) => isRootPath(r.body?.principal) },
     body: obj({ principal: str(300) }, ['principal']), handle: (s, r) => s.recoveryCodes(String(r.body.principal)) },
+  // Security keys: users register their own (the use case refuses anyone else); an administrator with update
+  // on the user may rename and delete them, and reads them with read.
+  { method: 'POST', path: '/multi_factor_keys', status: 201, guard: 'token', enrolment: true, sudo: ownKeys,
+    body: obj({ user: str(200), name: str(200), config: str(200), replace: { type: 'boolean' }, timeout: { type: 'integer', minimum: 5, maximum: 600 }, password: str(4096) }, ['user']),
+    handle: () => Promise.resolve(),
+    stream: (s, r, { onProgress, signal }) => s.addKey({ user: String(r.body.user), name: r.body.name as string | undefined, config: r.body.config as string | undefined, replace: r.body.replace === true, timeoutMs: typeof r.body.timeout === 'number' ? r.body.timeout * 1000 : undefined, onProgress, signal }) },
+  { method: 'GET', path: '/multi_factor_keys', guard: { op: 'read', resource: (r) => (r.query.user !== undefined ? keyUser(r) : 'principal/internal/user'), self: (r, c) => r.query.user !== undefined && ownKeys(r, c) }, filter: keysOf,
+    handle: (s, r) => s.listKeys(r.query.user) },
+  { method: 'PUT', path: '/multi_factor_keys/:id', guard: { op: 'update', resource: keyUser, self: ownKeys, touchesRoot: (r) => isRootName(r.body?.user) }, sudo: ownKeys,
+    body: obj({ user: str(200), name: str(200), password: str(4096) }, ['user', 'name']), handle: (s, r) => s.renameKey(String(r.body.user), r.params.id!, String(r.body.name)) },
+  { method: 'DELETE', path: '/multi_factor_keys/:id', guard: { op: 'update', resource: keyUser, self: ownKeys, touchesRoot: (r) => isRootName(r.query.user) }, sudo: ownKeys,
+    handle: (s, r) => s.deleteKey(r.query.user ?? '', r.params.id!) },
   { method: 'DELETE', path: '/multi_factor_assignments', guard: { ...mfa('update'), touchesRoot: (r) => isRootPath(r.query.principal) }, handle: (s, r) => s.removePrincipal(r.query.principal ?? '') },
 
   ...principalRoutes('user', '/users'),

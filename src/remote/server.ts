@@ -8,9 +8,11 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import rateLimit from '@fastify/rate-limit';
 import { SsrunError } from '../core/errors.js';
 import { principalPath, type Caller, type Operation, type PrincipalType } from '../core/model.js';
-import { createSsrun, type Ssrun, type SsrunDeps } from '../core/service.js';
+import { ENROLMENT_ONLY, createSsrun, type Ssrun, type SsrunDeps } from '../core/service.js';
 import { MAX_INPUT_BYTES, parseJsonText, sanitizeLine } from '../core/validate.js';
-import { API_BASE, NDJSON, errorBody, httpStatusOf } from './protocol.js';
+import { API_BASE, errorBody, httpStatusOf } from './protocol.js';
+import { publicCeremony } from './ceremony.js';
+import { streamed } from './streaming.js';
 import { TRUSTED_DAYS } from '../core/lockout.js';
 import { clientErrorHandler, drain } from './http-errors.js';
 import { ROUTES, bearer, checkUrlName, clientAddress, type Req, type Route } from './routes.js';
@@ -18,7 +20,9 @@ import { ROUTES, bearer, checkUrlName, clientAddress, type Req, type Route } fro
 export { isLoopbackAddress } from './routes.js';
 
 export interface ServerOptions {
-  deps: Omit<SsrunDeps, 'actor'>;
+  deps: Omit<SsrunDeps, 'actor' | 'ceremony'>;
+  /** https://HOST[:PORT] where browsers reach this server: security-key ceremonies run there (none without). */
+  publicUrl?: string;
   /** Requests per minute per client address (all routes), and for the login routes. */
   rateLimit?: { max: number; loginMax: number };
   https?: { cert: string | Buffer; key: string | Buffer };
@@ -131,10 +135,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     }
   });
 
+  const ceremonies = opts.publicUrl ? publicCeremony(opts.publicUrl) : undefined;
+  ceremonies?.register(app);
+  const deps: SsrunDeps = { ...opts.deps, ...(ceremonies ? { ceremony: ceremonies.ceremony } : {}) };
   const serviceFor = (req: FastifyRequest, caller: Caller | undefined) =>
-    createSsrun({ ...opts.deps, actor: { principal: caller?.path ?? 'anonymous', source: clientAddress(req) } });
+    createSsrun({ ...deps, actor: { principal: caller?.path ?? 'anonymous', source: clientAddress(req) } });
   const checkLogin = app.createRateLimit({ max: limits.loginMax, timeWindow: 60_000, keyGenerator: (req) => `login:${clientAddress(req)}` });
-  const anonymous = createSsrun({ ...opts.deps, actor: { principal: 'anonymous', source: 'server' } });
+  const anonymous = createSsrun({ ...deps, actor: { principal: 'anonymous', source: 'server' } });
 
   for (const route of ROUTES) {
     app.route({
@@ -195,6 +202,10 @@ async function handle(route: Route, r: Req, reply: FastifyReply, { serviceFor, c
       if (e instanceof SsrunError) await serviceFor(req, undefined).noteRefusal(`${req.method} ${route.path}`, '-', e.code);
       throw e;
     }
+    // A session of a pending key assignment registers a key, and nothing else.
+    if (caller.factor === ENROLMENT_ONLY && !route.enrolment && route.path !== '/whoami' && route.path !== '/connect/logout') {
+      throw new SsrunError('KEY_ENROLMENT_ONLY', `this session may only register a security key (the assignment of ${caller.path} is pending): ssrun mfa key add -u ${caller.name}`);
+    }
     if (route.guard !== 'token' && !caller.isRoot && (await route.guard.touchesRoot?.(r, serviceFor(req, caller)))) {
       await serviceFor(req, caller).refuse(caller, "only root may change root's password, MFA or recovery codes");
     }
@@ -205,12 +216,29 @@ async function handle(route: Route, r: Req, reply: FastifyReply, { serviceFor, c
       if (also) await guard.authorize(caller, also.op, also.resource);
     }
   }
+  if (caller && route.sudo?.(r, caller)) await sudo(serviceFor(req, caller), caller, r);
   const ssrun = serviceFor(req, caller);
   void reply.header('cache-control', 'no-store');
   if (route.login) return login(ssrun, route.login, r, reply, shutdown);
+  if (route.stream) {
+    void reply.code(route.status ?? 200);
+    return streamed(r, reply, shutdown, (ctx) => route.stream!(ssrun, r, ctx), (e) => asSsrunError(e).e);
+  }
   let result = await route.handle(ssrun, r, caller);
   if (route.filter && caller && !caller.isRoot) result = route.filter(result as never, await ssrun.visible(caller));
   return reply.code(route.status ?? 200).send(result);
+}
+
+/** A login this recent may change its own keys without the password again (GitHub's sudo mode). */
+export const SUDO_MS = 5 * 60_000;
+
+async function sudo(ssrun: Ssrun, caller: Caller, r: Req): Promise<void> {
+  if (Date.now() - Date.parse(caller.since) <= SUDO_MS) return;
+  const password = (r.body as Record<string, unknown> | undefined)?.password;
+  if (typeof password !== 'string') {
+    throw new SsrunError('REAUTH_REQUIRED', `changing your own security keys needs a login less than ${SUDO_MS / 60_000} minutes old (this one is from ${caller.since}): log in again, or give your password again`);
+  }
+  await ssrun.confirmPassword(caller.name, password);
 }
 
 /** POST connect/…: JSON in and out, or (Accept: application/x-ndjson) progress lines and then the result. */
@@ -219,46 +247,26 @@ async function login(ssrun: Ssrun, kind: 'user' | 'application', req: Req, reply
   const b = req.body;
   // -m as typed: the service reads it with the principal's provider (an empty one is refused there, as on the CLI).
   const mfa = typeof b.mfa === 'string' ? b.mfa : undefined;
-  const abort = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) abort.abort();
-  });
-  // A shutdown does not wait for a push nobody answers: the login is cancelled (and denied).
-  const onShutdown = () => abort.abort();
-  shuttingDown.addEventListener('abort', onShutdown, { once: true });
-  reply.raw.on('close', () => shuttingDown.removeEventListener('abort', onShutdown));
-  const stream = String(req.headers.accept ?? '').includes(NDJSON);
-  const run = (onProgress?: (e: { message: string }) => void) =>
-    ssrun.login({
+  return streamed(req, reply, shuttingDown, async ({ onProgress, signal }) => {
+    const r = await ssrun.login({
       type: isUser ? 'user' : 'application',
       name: String(isUser ? b.username : b.name),
       secret: String(isUser ? b.password : b.api_key),
       mfa,
       onProgress,
-      signal: abort.signal,
+      signal,
       timeoutMs: typeof b.timeout === 'number' ? b.timeout * 1000 : undefined,
     });
-  const answer = (r: Awaited<ReturnType<typeof run>>) => ({
-    Principal: r.Principal,
-    Factor: r.Factor,
-    ExpiresAt: r.ExpiresAt,
-    access_token: r.token,
-    token_type: 'Bearer',
-    expires_in: Math.max(0, Math.round((Date.parse(r.ExpiresAt) - Date.now()) / 1000)),
-    ...(r.RecoveryCodesLeft !== undefined ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}),
-    ...(r.Enrollment ? { Enrollment: r.Enrollment } : {}),
-  });
-  if (!stream) return reply.send(answer(await run()));
-
-  reply.hijack();
-  reply.raw.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-store' });
-  const line = (v: unknown) => reply.raw.write(`${JSON.stringify(v)}\n`);
-  try {
-    line({ result: answer(await run((e) => line({ progress: e.message }))) });
-  } catch (e) {
-    const { e: err } = asSsrunError(e);
-    line(errorBody(err));
-  }
-  reply.raw.end();
-  return reply;
+    return {
+      Principal: r.Principal,
+      Factor: r.Factor,
+      ExpiresAt: r.ExpiresAt,
+      access_token: r.token,
+      token_type: 'Bearer',
+      expires_in: Math.max(0, Math.round((Date.parse(r.ExpiresAt) - Date.now()) / 1000)),
+      ...(r.RecoveryCodesLeft !== undefined ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}),
+      ...(r.Enrollment ? { Enrollment: r.Enrollment } : {}),
+      ...(r.KeyEnrollment ? { KeyEnrollment: r.KeyEnrollment } : {}),
+    };
+  }, (e) => asSsrunError(e).e);
 }

@@ -20,7 +20,6 @@ export function keyOps(h: H) {
         [k.id, k.principalId, k.name, k.publicKey, k.counter, JSON.stringify(k.transports), k.deviceType, k.backedUp ? 1 : 0, k.aaguid, k.rpId, k.createdAt, k.lastUsedAt])),
     renameKey: async (principalId, keyId, name) => (await changed(`UPDATE factor_keys SET name = $1 WHERE principal_id = $2 AND id = $3`, [name, principalId, keyId])) === 1,
     deleteKey: async (principalId, keyId) => (await changed(`DELETE FROM factor_keys WHERE principal_id = $1 AND id = $2`, [principalId, keyId])) === 1,
-    deleteKeys: (principalId) => changed(`DELETE FROM factor_keys WHERE principal_id = $1`, [principalId]),
     useKey: async (principalId, keyId, counter, at) =>
       (await changed(`UPDATE factor_keys SET counter = $1, last_used_at = $2 WHERE principal_id = $3 AND id = $4 AND (counter < $1 OR (counter = 0 AND $1 = 0))`, [counter, at, principalId, keyId])) === 1,
   } satisfies Ops;

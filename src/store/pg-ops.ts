@@ -146,6 +146,7 @@ function assignmentOps(h: H) {
                ON CONFLICT (principal_id) DO UPDATE SET config_id = excluded.config_id, provider_user_id = excluded.provider_user_id,
                  assigned_at = excluded.assigned_at, secret = excluded.secret, pending = excluded.pending, last_step = NULL`,
         [principalId, await configId(configName), providerUserId, at, sealed, state?.pending ? 1 : 0]);
+      await q(`DELETE FROM factor_keys WHERE principal_id = $1`, [principalId]);
       await raiseEpoch(principalId, at);
     },
     getFactorState: async (principalId) => {
@@ -160,6 +161,7 @@ function assignmentOps(h: H) {
     confirmAssignment: async (principalId) => void (await q(`UPDATE assignments SET pending = 0 WHERE principal_id = $1`, [principalId])),
     unassign: async (principalId, at) => {
       await q(`DELETE FROM assignments WHERE principal_id = $1`, [principalId]);
+      await q(`DELETE FROM factor_keys WHERE principal_id = $1`, [principalId]);
       await raiseEpoch(principalId, at);
     },
     recoveryDigest: async (principalId, code) => createHmac('sha256', dataKey).update(`recovery:${principalId}:${code}`).digest('hex'),

@@ -28,7 +28,6 @@ export function keyOps(stmt: Stmt) {
     },
     renameKey: (principalId, keyId, name) => stmt(`UPDATE factor_keys SET name = ? WHERE principal_id = ? AND id = ?`).run(name, principalId, keyId).changes === 1,
     deleteKey: (principalId, keyId) => stmt(`DELETE FROM factor_keys WHERE principal_id = ? AND id = ?`).run(principalId, keyId).changes === 1,
-    deleteKeys: (principalId) => stmt(`DELETE FROM factor_keys WHERE principal_id = ?`).run(principalId).changes,
     useKey: (principalId, keyId, counter, at) =>
       stmt(`UPDATE factor_keys SET counter = ?, last_used_at = ? WHERE principal_id = ? AND id = ? AND (counter < ? OR (counter = 0 AND ? = 0))`)
         .run(counter, at, principalId, keyId, counter, counter).changes === 1,

@@ -138,6 +138,7 @@ function assignmentOps(r: Rows) {
             ON CONFLICT (principal_id) DO UPDATE SET config_id = excluded.config_id, provider_user_id = excluded.provider_user_id,
               assigned_at = excluded.assigned_at, secret = excluded.secret, pending = excluded.pending, last_step = NULL`)
         .run(principalId, configId(configName), providerUserId, at, sealed, state?.pending ? 1 : 0);
+      stmt(`DELETE FROM factor_keys WHERE principal_id = ?`).run(principalId);
       raiseEpoch(principalId, at);
     },
     getFactorState: (principalId) => {
@@ -152,6 +153,7 @@ function assignmentOps(r: Rows) {
 
     unassign: (principalId, at) => {
       stmt(`DELETE FROM assignments WHERE principal_id = ?`).run(principalId);
+      stmt(`DELETE FROM factor_keys WHERE principal_id = ?`).run(principalId);
       raiseEpoch(principalId, at);
     },
     recoveryDigest: (principalId, code) => createHmac('sha256', dataKey).update(`recovery:${principalId}:${code}`).digest('hex'),

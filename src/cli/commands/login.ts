@@ -6,6 +6,7 @@ import { normalizeRecoveryCode } from '../../core/validate.js';
 import { canPrompt, io, resolveTarget, service, type GlobalOptions } from '../context.js';
 import { obtainSecret } from '../input.js';
 import { printJson } from '../render.js';
+import { progress, setBrowser } from '../progress.js';
 import { saveSession, savedSession, takeSession } from '../session.js';
 
 export interface LoginOptions extends GlobalOptions {
@@ -17,6 +18,8 @@ export interface LoginOptions extends GlobalOptions {
   apiKeyStdin?: boolean;
   mfa?: string;
   timeout?: string;
+  /** --no-browser: a security key's ceremony URL is printed, not opened. */
+  browser?: boolean;
 }
 
 /**
@@ -31,6 +34,8 @@ function chooser(signal: AbortSignal, timeoutMs: number) {
     const askCode = (c: CodePrompt) => input({ message: c.message, validate: (v) => codeShape(c).test(v) || normalizeRecoveryCode(v) !== undefined || c.hint }, { signal: bounded });
     try {
       if (prompt.kind === 'code') return await askCode(prompt.code);
+      // A browser ceremony asks nothing here: the answer is the method that starts it.
+      if (prompt.kind === 'ceremony') return prompt.method;
       const choices = prompt.choices.map((c) => ({ name: c.name, value: c.value, disabled: c.disabled ?? false }));
       const choice = await select<string>({ message: prompt.message, choices }, { signal: bounded });
       return choice === prompt.codeChoice ? await askCode(prompt.code) : choice;
@@ -69,6 +74,8 @@ export async function login(opts: LoginOptions): Promise<void> {
   const onSignal = () => abort.abort();
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const sig of signals) process.once(sig, onSignal);
+  setBrowser(opts.browser !== false);
+  const shown = progress();
   try {
     const result = await ssrun.login({
       type: isUser ? 'user' : 'application',
@@ -76,12 +83,14 @@ export async function login(opts: LoginOptions): Promise<void> {
       secret,
       mfa: opts.mfa,
       chooseFactor: opts.mfa === undefined && canPrompt() ? chooser(abort.signal, timeoutMs) : undefined,
-      onProgress: (e) => io.notice(e.message),
+      onProgress: shown.onProgress,
       signal: abort.signal,
       timeoutMs,
     });
+    await shown.stop();
     await saveSession(opts, target.key, { token: result.token, principal: result.Principal, expiresAt: result.ExpiresAt });
-    printJson({ Principal: result.Principal, Factor: result.Factor, ExpiresAt: result.ExpiresAt, ...(result.Enrollment ? { Enrollment: result.Enrollment } : {}) });
+    printJson({ Principal: result.Principal, Factor: result.Factor, ExpiresAt: result.ExpiresAt, ...(result.Enrollment ? { Enrollment: result.Enrollment } : {}), ...(result.KeyEnrollment ? { KeyEnrollment: result.KeyEnrollment } : {}) });
+    if (result.KeyEnrollment) io.notice(`your security-key assignment (${result.KeyEnrollment.Config}) is pending: this session may only register a key: ${result.KeyEnrollment.How}`);
     if (result.Enrollment) {
       const e = result.Enrollment;
       io.notice(`policy ${e.Policy} requires MFA: ${e.DaysLeft} day${e.DaysLeft === 1 ? '' : 's'} left to enrol (until ${e.Deadline}); ${e.How}`);
@@ -94,6 +103,7 @@ export async function login(opts: LoginOptions): Promise<void> {
       );
     }
   } finally {
+    await shown.stop();
     for (const sig of signals) process.off(sig, onSignal);
   }
 }

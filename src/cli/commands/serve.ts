@@ -18,6 +18,7 @@ export interface ServeOptions extends GlobalOptions {
   lockoutAllAddresses?: string;
   trustProxy?: string;
   requestTimeout?: string;
+  publicUrl?: string;
   database?: string;
 }
 
@@ -71,7 +72,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
 
   const url = databaseUrl(opts);
   const [{ home, opened, deps }, { buildServer }] = await Promise.all([url ? openPgDeps(opts, url) : openLocalDeps(opts), import('../../remote/server.js')]);
-  const app = await buildServer({ deps: { ...deps, sessionTtlMs: ttl * 1000, lockout: { perAddress: 5, anywhere } }, https: tls, rateLimit: { max, loginMax }, trustProxy, requestTimeoutMs });
+  const app = await buildServer({ deps: { ...deps, sessionTtlMs: ttl * 1000, lockout: { perAddress: 5, anywhere } }, https: tls, rateLimit: { max, loginMax }, trustProxy, requestTimeoutMs, publicUrl: opts.publicUrl });
   try {
     await app.listen({ host, port });
   } catch (e) {

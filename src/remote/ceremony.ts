@@ -1,0 +1,78 @@
+// `ssrun serve --public-url https://HOST[:PORT]`: browser ceremonies on the server's own origin. Each
+// ceremony is a one-shot slot (src/ceremony/slot.ts) at /ceremony/<256-bit secret>; the CLI that asked for
+// it gets the URL in its streamed answer, opens it, and waits. The relying-party id is HOST; the browser must
+// report exactly the public origin. A slot lives in the memory of the replica that serves the request, so
+// several replicas need the ceremony paths routed to that replica (the URL names it): see the README.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Ceremony, CeremonyAnswer, CeremonyRequest, CeremonySite } from '../core/ceremony.js';
+import { SsrunError } from '../core/errors.js';
+import { createSlot, randomPath, type Slot } from '../ceremony/slot.js';
+
+export const CEREMONY_BASE = '/ceremony';
+/** At most this many ceremonies wait at once (each holds a request open): more are refused, not queued. */
+const MAX_OPEN = 256;
+
+/** Reads --public-url: an https origin (http only for a loopback name, for tests), no path, query or user. */
+export function parsePublicUrl(raw: string): { site: CeremonySite; host: string } {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new SsrunError('USAGE', `--public-url: expected https://HOST[:PORT], received ${JSON.stringify(raw).slice(0, 80)}`);
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) throw new SsrunError('USAGE', `--public-url: expected an https:// origin (browsers allow security keys on https only), received ${u.protocol}//`);
+  if (u.username || u.password || (u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) throw new SsrunError('USAGE', `--public-url: expected only a scheme, host and port (https://HOST[:PORT]), received ${JSON.stringify(raw).slice(0, 80)}`);
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(u.hostname) || u.hostname.startsWith('[')) throw new SsrunError('USAGE', `--public-url: security keys need a host name, not an IP address (received ${u.hostname})`);
+  return { site: { rpId: u.hostname, origin: u.origin }, host: u.host };
+}
+
+export function publicCeremony(publicUrl: string): { ceremony: Ceremony; register(app: FastifyInstance): void } {
+  const { site, host } = parsePublicUrl(publicUrl);
+  const slots = new Map<string, Slot>();
+  const ceremony: Ceremony = {
+    async run(req: CeremonyRequest): Promise<CeremonyAnswer> {
+      if (slots.size >= MAX_OPEN) throw new SsrunError('CEREMONY_UNAVAILABLE', `the server has ${MAX_OPEN} key ceremonies open; try again in a minute`);
+      const options = await req.build(site);
+      const secret = randomPath();
+      const path = `${CEREMONY_BASE}${secret}`;
+      const slot = createSlot({ site, host, path, kind: req.kind, title: req.title, options, deadline: req.deadline, ...(req.signal ? { signal: req.signal } : {}) });
+      slots.set(path, slot);
+      try {
+        const message = req.kind === 'register' ? 'Touch your security key in the browser window to register it' : 'Touch your security key in the browser window';
+        req.onProgress?.({ kind: 'ceremony', url: `${site.origin}${path}`, message, deadline: req.deadline });
+        return await slot.answer;
+      } finally {
+        slots.delete(path);
+        slot.close();
+      }
+    },
+  };
+  const serve = async (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const slot = slots.get(path);
+    if (!slot) return reply.code(404).header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-store').send('no such ceremony (it ended, or the URL is wrong)\n');
+    const out = slot.handle({
+      method: request.method,
+      path,
+      host: request.headers.host,
+      origin: request.headers.origin,
+      contentType: request.headers['content-type'],
+      body: typeof request.body === 'string' ? request.body : '',
+    });
+    return reply.code(out.status).headers(out.headers).send(out.body);
+  };
+  return {
+    ceremony,
+    register(app) {
+      // The page posts its answer as JSON: taken as text here, for the slot to parse and bound (64 KiB).
+      void app.register(async (scope) => {
+        scope.removeAllContentTypeParsers();
+        scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+        scope.get(`${CEREMONY_BASE}/:secret`, serve);
+        scope.post(`${CEREMONY_BASE}/:secret`, serve);
+      });
+    },
+  };
+}
