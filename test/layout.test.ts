@@ -75,11 +75,11 @@ describe('source layout', () => {
     expect(bad).toEqual([]);
   });
 
-  it('no use case names a factor type: only providers/ and the registry know duo and totp', () => {
+  it('no use case names a factor type: only providers/ and the registry know duo, totp and webauthn', () => {
     const core = all.filter((f) => rel(f).startsWith('src/core/') || rel(f).startsWith('src/remote/') || rel(f).startsWith('src/store/'));
     const naming = core.flatMap((f) => {
       const code = readFileSync(f, 'utf8').replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '');
-      return /['"`](duo|totp)['"`]|Type === '|\.Type === /.test(code) ? [rel(f)] : [];
+      return /['"`](duo|totp|webauthn)['"`]|Type === '|\.Type === /.test(code) ? [rel(f)] : [];
     });
     expect(naming).toEqual([]);
   });

@@ -26,7 +26,7 @@ export interface AddKeyRequest {
   user: string;
   /** The key's name (default "Security key N"). */
   name?: string;
-  /** The key configuration (default the built-in `webauthn`). */
+  /** The key configuration (default the key factor's built-in one). */
   config?: string;
   /** Switch a user on another factor to keys. */
   replace?: boolean;
@@ -37,7 +37,6 @@ export interface AddKeyRequest {
   password?: string;
 }
 
-export const DEFAULT_KEY_CONFIG = 'webauthn';
 const KEY_ID_RE = /^[A-Za-z0-9_-]{1,1400}$/;
 
 export const keyView = (k: SecurityKey & { principal: string }): KeyView => ({
@@ -89,7 +88,9 @@ export function keyUseCases(kit: Kit, checks: PolicyChecks, attempts: Attempts) 
     const p = await keyUser(store, req.user);
     if (kit.actor.principal !== 'local' && !isSelf(p)) throw new SsrunError('FORBIDDEN', `${kit.actor.principal} may not register a security key for ${pathOf(p)}: users register their own keys (an administrator assigns the configuration, which stays pending until then)`);
     const name = req.name === undefined ? undefined : validateKeyName(req.name);
-    const config = await kit.requireConfig(store, req.config ?? DEFAULT_KEY_CONFIG);
+    const fallback = factors.all().find((f) => f.register && f.builtin)?.builtin?.Name;
+    if (req.config === undefined && !fallback) throw new SsrunError('USAGE', '-c: name the security-key configuration (there is no built-in one)');
+    const config = await kit.requireConfig(store, req.config ?? fallback!);
     const provider = keyProvider(config);
     if (p.assignment && !sameConfig(p, config.Name) && !req.replace) refuseOther(p, config.Name);
     const existing = sameConfig(p, config.Name) ? await store.listKeys(p.id) : [];

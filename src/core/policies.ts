@@ -34,7 +34,7 @@ export function policyUseCases(kit: Kit, checks: PolicyChecks) {
   async function apply(tx: StoreOps, next: PolicyFields, targets: PolicyTarget[], keepToken: string | undefined, action: string) {
     const before = await tx.listPolicies();
     const draft: Policy = { ...next, Targets: targets.map((t) => t.path), CreatedAt: '', UpdatedAt: '' };
-    await checks.checkPolicies(tx, [...before.filter((p) => p.Name !== next.Name), draft]);
+    await checks.checkPolicies(tx, [...before.filter((p) => p.Name !== next.Name), draft], draft);
     const was = await checks.coveredIds(tx, before);
     const saved = await tx.savePolicy(next, targets, kit.nowIso());
     const after = await tx.listPolicies();

@@ -4,7 +4,7 @@
 import { SsrunError } from './errors.js';
 import { DAY_MS, isRoot, pathOf, type Kit } from './kit.js';
 import type { Policy, Principal } from './model.js';
-import { allows, covering, describeFactors, effective, satisfiable, type Effective, type FactorSet } from './policy.js';
+import { allows, covering, describeFactors, effective, factorSetOf, satisfiable, type Effective, type FactorSet } from './policy.js';
 import type { StoreOps } from './ports.js';
 
 export function policyChecks(kit: Kit) {
@@ -37,8 +37,12 @@ export function policyChecks(kit: Kit) {
    * Refuses a set of policies that would allow some covered principal no factor at all, or that would leave
    * root with no way in (no allowed factor assigned and no recovery code).
    */
-  async function checkPolicies(ops: StoreOps, policies: Policy[]): Promise<void> {
+  async function checkPolicies(ops: StoreOps, policies: Policy[], changed?: Policy): Promise<void> {
     const types = new Map((await ops.configTypes()).map((c) => [c.name.toLowerCase(), c.type] as const));
+    // The policy being saved must be satisfiable on its own, whoever it covers (now or later).
+    if (changed && !satisfiable(factorSetOf(changed.Factors), types, phishingResistant)) {
+      throw new SsrunError('EMPTY_FACTOR_SET', `policy ${changed.Name} allows ${describeFactors(factorSetOf(changed.Factors))}, and no configuration satisfies that (a phishing-resistant policy needs a webauthn configuration: security keys); nothing was changed`);
+    }
     for (const { p, eff } of await covered(ops, policies)) {
       if (!satisfiable(eff.factors.value, types, phishingResistant)) {
         const from = eff.factors.from.length > 1 ? `${eff.factors.from.join(' and ')} together allow` : `${eff.factors.from[0]} allows`;

@@ -42,10 +42,11 @@ export function allows(set: FactorSet, config: { name: string; type: ConfigType 
 /**
  * Whether any configuration could satisfy the set, given the configurations that exist (name → type). A list
  * that became empty, or a phishing-resistant constraint over a list with no phishing-resistant member, cannot.
- * A phishing-resistant constraint alone is satisfiable (by a type, even before such a configuration exists).
+ * A phishing-resistant constraint alone needs one phishing-resistant configuration to exist.
  */
 export function satisfiable(set: FactorSet, configs: ReadonlyMap<string, ConfigType>, resists: PhishingResistance = NONE): boolean {
-  if (set.any || set.names === undefined) return true;
+  if (set.any) return true;
+  if (set.names === undefined) return !set.phishingResistant || [...configs.values()].some((t) => resists(t));
   return [...set.names].some((n) => {
     const type = configs.get(n);
     return type !== undefined && (!set.phishingResistant || resists(type));
