@@ -115,12 +115,12 @@ const cases: Case[] = [
     allowed: { totp: false, 'duo-main': false },
   },
   {
-    title: 'phishing-resistant alone: satisfiable in principle, but no duo or totp factor is allowed',
+    title: 'phishing-resistant alone, with only duo and totp configurations: nothing satisfies it, no duo or totp factor is allowed',
     policies: [P('a', { Factors: 'phishing-resistant' })],
     groups: [ENG],
     covers: ['a'],
     expected: { factors: 'phishing-resistant', factorsFrom: ['a'], enroll: 7, enrollFrom: ['a'], reverify: null },
-    satisfiable: true,
+    satisfiable: false,
     allowed: { totp: false, 'duo-main': false },
   },
   {
@@ -193,4 +193,17 @@ describe('effective policy merge', () => {
       for (const [name, ok] of Object.entries(c.allowed ?? {})) expect([name, allows(eff!.factors.value, { name, type: CONFIGS.get(name)! })]).toEqual([name, ok]);
     });
   }
+
+  it('phishing-resistant alone is satisfiable once a phishing-resistant configuration exists, and admits only that type', () => {
+    const resists = (t: ConfigType) => t === 'webauthn';
+    const set = effective([P('a', { Factors: 'phishing-resistant' })].map((p) => ({ ...p, Targets: [BOB] })))!.factors.value;
+    expect(satisfiable(set, CONFIGS, resists)).toBe(false);
+    const withKeys = new Map([...CONFIGS, ['keys', 'webauthn']]);
+    expect(satisfiable(set, withKeys, resists)).toBe(true);
+    expect(allows(set, { name: 'keys', type: 'webauthn' }, resists)).toBe(true);
+    expect(allows(set, { name: 'totp', type: 'totp' }, resists)).toBe(false);
+    // A list naming only duo and totp, under phishing-resistant: nothing, keys or not.
+    const both = effective([P('a', { Factors: 'phishing-resistant' }), P('b', { Factors: ['totp', 'duo-main'] })])!.factors.value;
+    expect(satisfiable(both, withKeys, resists)).toBe(false);
+  });
 });

@@ -77,7 +77,7 @@ describe('parseConfigDocument / parseNewConfig: rejected documents name the fiel
     ['an array', [], 'INVALID_CONFIG', /^expected a JSON object such as .*, received an array$/],
     ['null', null, 'INVALID_CONFIG', /received null$/],
     ['a string', 'duo', 'INVALID_CONFIG', /received a string$/],
-    ['an unknown type', duo({}, { Type: 'okta' }), 'INVALID_CONFIG', 'Type: unknown type "okta"; expected one of: duo, totp'],
+    ['an unknown type', duo({}, { Type: 'okta' }), 'INVALID_CONFIG', 'Type: unknown type "okta"; expected one of: duo, totp, webauthn'],
     ['a missing type', { Name: 'Cfg', Options: duo().Options }, 'INVALID_CONFIG', 'Type: required, but missing'],
     ['a numeric type', duo({}, { Type: 1 }), 'INVALID_CONFIG', 'Type: expected a string, received a number'],
     ['an empty type', duo({}, { Type: '  ' }), 'INVALID_CONFIG', 'Type: must not be empty'],
@@ -247,7 +247,7 @@ describe('-m: the shape check, recovery codes, and how each provider reads it', 
     expect(normalizeRecoveryCode(input)).toBe(code);
   });
 
-  const EXPECTED = "expected a Duo passcode (1–64 letters and digits) or one of push, phone, sms, auto; an authenticator app's code (digits); or a recovery code (xxxx-xxxx-xxxx)";
+  const EXPECTED = "expected a Duo passcode (1–64 letters and digits) or one of push, phone, sms, auto; an authenticator app's code (digits); key, for a security key (in a browser); or a recovery code (xxxx-xxxx-xxxx)";
   it.each([
     ['', `-m: is empty; ${EXPECTED}`],
     ['1234 56', `-m: contains white space (a code is taken exactly as typed); ${EXPECTED}`],

@@ -22,6 +22,7 @@ function doc(name: string, options: Record<string, unknown> = {}, top: Record<st
 }
 
 const BUILTIN_TOTP = { Type: 'totp', Name: 'totp', Options: { Issuer: 'ssrun', Digits: 6, Period: 30, Algorithm: 'SHA1', Skew: 1 } };
+const BUILTIN_WEBAUTHN = { Type: 'webauthn', Name: 'webauthn', Options: { RpName: 'ssrun', UserVerification: 'required' } };
 
 const text = (d: unknown) => (typeof d === 'string' ? d : `${JSON.stringify(d, null, 2)}\n`);
 
@@ -77,10 +78,11 @@ describe('mfa get', () => {
   let home: string;
   beforeAll(async () => {
     home = tempHome();
-    // A new store holds the built-in TOTP configuration; this suite's listings are of Duo configurations only.
+    // A new store holds the built-in TOTP and security-key configurations; this suite's listings are of Duo configurations only.
     const fresh = ok(await ssrun(['mfa', 'get'], { home }));
-    expect(json(fresh)).toEqual([BUILTIN_TOTP]);
+    expect(json(fresh)).toEqual([BUILTIN_TOTP, BUILTIN_WEBAUTHN]);
     expect(json(ok(await ssrun(['mfa', 'delete', '-n', 'totp'], { home })))).toEqual({ Deleted: 'totp', PrincipalsUnassigned: 0 });
+    expect(json(ok(await ssrun(['mfa', 'delete', '-n', 'webauthn'], { home })))).toEqual({ Deleted: 'webauthn', PrincipalsUnassigned: 0 });
     expect(ok(await ssrun(['mfa', 'get'], { home })).stdout).toBe('[]\n');
     for (const [name, sk] of [
       ['charlie', SK],
@@ -488,7 +490,7 @@ describe('assignments: assign-principal, remove-principal, delete', () => {
     const r = ok(await ssrun(['mfa', 'delete', '-n', 'First', '--force'], { home }));
     expect(r.stderr).toBe('');
     expect(json(r)).toEqual({ Deleted: 'First', PrincipalsUnassigned: 2 });
-    expect(json(ok(await ssrun(['mfa', 'get'], { home })))).toEqual([BUILTIN_TOTP]);
+    expect(json(ok(await ssrun(['mfa', 'get'], { home })))).toEqual([BUILTIN_TOTP, BUILTIN_WEBAUTHN]);
     expect(json(ok(await ssrun(['user', 'get', '-n', 'mallory'], { home }))).Mfa).toBeNull();
     expect(json(ok(await ssrun(['application', 'get', '-n', 'deployer'], { home }))).Mfa).toBeNull();
     // The principals themselves remain.

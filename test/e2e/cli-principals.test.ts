@@ -478,6 +478,6 @@ describe.skipIf(isRemote())('the command line', () => {
     writeFileSync(join(notDb, 'ssrun.db'), 'this is not SQLite at all, just text\n');
     expectRefused(await ssrun(['--home', notDb, 'mfa', 'get'], { home }), 8, 'STORE_CORRUPT', 'is not an SQLite database; refusing to use or overwrite it');
     expect(readFileSync(join(notDb, 'ssrun.db'), 'utf8')).toBe('this is not SQLite at all, just text\n');
-    expect(json<any[]>(ok(await ssrun(['mfa', 'get'], { home }))).map((c) => c.Name)).toEqual(['Cfg', 'totp']);
+    expect(json<any[]>(ok(await ssrun(['mfa', 'get'], { home }))).map((c) => c.Name)).toEqual(['Cfg', 'totp', 'webauthn']);
   });
 });

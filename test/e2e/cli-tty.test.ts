@@ -98,7 +98,8 @@ describe('on a terminal and piped', () => {
     const r = ok(await ssrun(['mfa', 'get'], { home }));
     const option = { IntegrationKey: 'DIAAAAAAAAAAAAAAAAAA', SecretKey: '********', Host: 'api-aaaaaaaa.duosecurity.com' };
     const builtin = { Type: 'totp', Name: 'totp', Options: { Issuer: 'ssrun', Digits: 6, Period: 30, Algorithm: 'SHA1', Skew: 1 } };
-    expect(r.stdout).toBe(`${JSON.stringify([{ Type: 'duo', Name: 'alpha', Options: option }, builtin, { Type: 'duo', Name: 'Zulu', Options: option }], null, 2)}\n`);
+    const keys = { Type: 'webauthn', Name: 'webauthn', Options: { RpName: 'ssrun', UserVerification: 'required' } };
+    expect(r.stdout).toBe(`${JSON.stringify([{ Type: 'duo', Name: 'alpha', Options: option }, builtin, keys, { Type: 'duo', Name: 'Zulu', Options: option }], null, 2)}\n`);
     expect(r.stderr).toBe('');
   });
 

@@ -16,6 +16,7 @@ describe('README quick start', () => {
     expect(json(got)).toEqual([
       { Type: 'duo', Name: 'MyDuoConfig', Options: { IntegrationKey: 'DIXXXXXXXXXXXXXXXXXX', SecretKey: '********', Host: 'api-XXXXXXXX.duosecurity.com' } },
       { Type: 'totp', Name: 'totp', Options: { Issuer: 'ssrun', Digits: 6, Period: 30, Algorithm: 'SHA1', Skew: 1 } }, // built in
+      { Type: 'webauthn', Name: 'webauthn', Options: { RpName: 'ssrun', UserVerification: 'required' } }, // built in
     ]);
   });
 });

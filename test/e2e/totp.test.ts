@@ -42,9 +42,12 @@ beforeAll(async () => {
 });
 
 describe('totp configurations', () => {
-  it('a new store has the built-in `totp` configuration with the defaults', async () => {
+  it('a new store has the built-in `totp` configuration with the defaults (and the built-in `webauthn`)', async () => {
     const list = json<any[]>(ok(await ssrun(['mfa', 'get'], { home })));
-    expect(list).toEqual([{ Type: 'totp', Name: 'totp', Options: { Issuer: 'ssrun', Digits: 6, Period: 30, Algorithm: 'SHA1', Skew: 1 } }]);
+    expect(list).toEqual([
+      { Type: 'totp', Name: 'totp', Options: { Issuer: 'ssrun', Digits: 6, Period: 30, Algorithm: 'SHA1', Skew: 1 } },
+      { Type: 'webauthn', Name: 'webauthn', Options: { RpName: 'ssrun', UserVerification: 'required' } },
+    ]);
   });
 
   it('create: keys in any case, every option optional, defaults filled in', async () => {
@@ -72,9 +75,10 @@ describe('totp configurations', () => {
   it('the built-in can be deleted for good', async () => {
     const other = tempHome();
     expect(json(ok(await ssrun(['mfa', 'delete', '-n', 'totp'], { home: other })))).toEqual({ Deleted: 'totp', PrincipalsUnassigned: 0 });
-    expect(ok(await ssrun(['mfa', 'get'], { home: other })).stdout).toBe('[]\n');
-    expect(ok(await ssrun(['mfa', 'get'], { home: other })).stdout).toBe('[]\n');
-    expect(json<any[]>(ok(await ssrun(['mfa', 'get'], { home }))).map((c) => c.Name)).toEqual(['Bare', 'Long', 'totp', 'TotpDemoConfig']);
+    const keysOnly = `${JSON.stringify([{ Type: 'webauthn', Name: 'webauthn', Options: { RpName: 'ssrun', UserVerification: 'required' } }], null, 2)}\n`;
+    expect(ok(await ssrun(['mfa', 'get'], { home: other })).stdout).toBe(keysOnly);
+    expect(ok(await ssrun(['mfa', 'get'], { home: other })).stdout).toBe(keysOnly);
+    expect(json<any[]>(ok(await ssrun(['mfa', 'get'], { home }))).map((c) => c.Name)).toEqual(['Bare', 'Long', 'totp', 'TotpDemoConfig', 'webauthn']);
   });
 });
 

@@ -3,6 +3,7 @@
 
 import { execa, type Options } from 'execa';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, expect } from 'vitest';
@@ -25,6 +26,26 @@ export function useBackend(b: Backend): void {
   backend = b;
 }
 export const currentBackend = (): Backend => backend;
+
+// Servers of the remote backends serve browser ceremonies (security keys) when a file asks for it: each is
+// started on a port chosen first, with `--public-url https://localhost:PORT` (the test CA's certificate
+// names localhost). Call before the first ssrun() of the file.
+let publicUrl = false;
+export function usePublicUrl(on = true): void {
+  publicUrl = on;
+}
+
+/** A free port on 127.0.0.1 (closed again: the server binds it right after). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
 export const isRemote = (): boolean => backend !== 'local';
 
 interface RemoteHome {
@@ -97,7 +118,9 @@ function remoteFor(home: string): Promise<RemoteHome> {
       const serverHome = join(dirname(home), 'server');
       cpSync(dir, serverHome, { recursive: true });
       const database = url ? ['--database', await (await import('./pg.js')).copyDatabase(url)] : [];
-      const server = await startServer({ home: serverHome, tls, args: ['--rate-limit', '1000000', '--login-rate-limit', '1000000', ...database] });
+      const port = publicUrl ? await freePort() : 0;
+      const ceremonies = publicUrl ? ['--public-url', `https://localhost:${port}`] : [];
+      const server = await startServer({ home: serverHome, tls, listen: `127.0.0.1:${port}`, args: ['--rate-limit', '1000000', '--login-rate-limit', '1000000', ...database, ...ceremonies] });
       mkdirSync(home, { recursive: true, mode: 0o700 });
       const state = { current: 'srv', contexts: { srv: { host: '127.0.0.1', port: server.port, scheme: 'https', verify: true, ca: tls.caFile, version: 'v1' } } };
       if (!existsSync(join(home, 'cli.json'))) writeFileSync(join(home, 'cli.json'), JSON.stringify(state), { mode: 0o600 });
@@ -106,6 +129,12 @@ function remoteFor(home: string): Promise<RemoteHome> {
     remotes.set(home, r);
   }
   return r;
+}
+
+/** The server of this home (remote backends only). */
+export async function serverOf(home: string): Promise<RunningServer> {
+  if (backend === 'local') throw new Error('serverOf: the local backend has no server');
+  return (await remoteFor(home)).server;
 }
 
 /** Where the store of this home's backend lives (the server's home in remote mode). */

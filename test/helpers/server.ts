@@ -56,10 +56,12 @@ export interface StartOptions {
   tls?: Tls;
   args?: string[];
   env?: Record<string, string>;
+  /** The address to listen on (default 127.0.0.1:0, a random port). */
+  listen?: string;
 }
 
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
-  const args = ['serve', '--home', opts.home, '--listen', '127.0.0.1:0', ...(opts.tls ? ['--tls-cert', opts.tls.certFile, '--tls-key', opts.tls.keyFile] : []), ...(opts.args ?? [])];
+  const args = ['serve', '--home', opts.home, '--listen', opts.listen ?? '127.0.0.1:0', ...(opts.tls ? ['--tls-cert', opts.tls.certFile, '--tls-key', opts.tls.keyFile] : []), ...(opts.args ?? [])];
   const child = execa(BIN, args, { reject: false, cwd: ROOT, env: { NO_COLOR: '1', ...opts.env }, stdin: 'ignore', buffer: false, cleanup: true });
   let out = '';
   let err = '';

@@ -208,6 +208,6 @@ describe('a 10 MB upload to POST /multi_factor (valid token)', { timeout: 120_00
     expect(outcomes).toEqual(Array.from({ length: 5 }, () => '413 INPUT_TOO_LARGE'));
     // nothing was made, and the server serves on
     const list = await http(server.url, 'GET', '/multi_factor', { token: rootToken });
-    expect([list.status, (list.body as { Name: string }[]).map((c) => c.Name)]).toEqual([200, ['totp']]); // a fresh store's own totp
+    expect([list.status, (list.body as { Name: string }[]).map((c) => c.Name)]).toEqual([200, ['totp', 'webauthn']]); // a fresh store's own totp and webauthn
   });
 });

@@ -91,19 +91,19 @@ describe('deny wins on lists', { timeout: 120_000 }, () => {
   });
 
   it('GET /multi_factor?verbose=true (mfa get -v): Hidden is left out, and hiddenapp is left out of Visible\'s Principals; root sees all', async () => {
-    // (a fresh store has a `totp` configuration of its own besides the two made here)
+    // (a fresh store has `totp` and `webauthn` configurations of its own besides the two made here)
     const mine = json(ok(await as(readerToken, ['mfa', 'get', '-v']))) as { Name: string; Principals: { Principal: string }[] }[];
-    expect(names(mine)).toEqual(['totp', 'Visible']);
+    expect(names(mine)).toEqual(['totp', 'Visible', 'webauthn']);
     expect(mine.find((c) => c.Name === 'Visible')!.Principals.map((p) => p.Principal)).toEqual([USER('alice')]);
     const raw = await http(server.url, 'GET', '/multi_factor?verbose=true', { token: readerToken });
     expect(raw.status, raw.text).toBe(200);
     expect(raw.text).not.toContain('hiddenapp');
     expect(raw.text).not.toContain('Hidden');
     // without -v: the list is filtered too
-    expect(names(json(ok(await as(readerToken, ['mfa', 'get']))))).toEqual(['totp', 'Visible']);
+    expect(names(json(ok(await as(readerToken, ['mfa', 'get']))))).toEqual(['totp', 'Visible', 'webauthn']);
 
     const all = json(ok(await as(rootToken, ['mfa', 'get', '-v']))) as { Name: string; Principals: { Principal: string }[] }[];
-    expect(names(all)).toEqual(['Hidden', 'totp', 'Visible']);
+    expect(names(all)).toEqual(['Hidden', 'totp', 'Visible', 'webauthn']);
     expect(all.find((c) => c.Name === 'Visible')!.Principals.map((p) => p.Principal).sort()).toEqual([APP('hiddenapp'), USER('alice')]);
     expect(all.find((c) => c.Name === 'Hidden')!.Principals.map((p) => p.Principal)).toEqual([APP('visibleapp')]);
   });

@@ -37,10 +37,11 @@ describe('S3: concurrent writers on one store', () => {
 
     const got = await ssrun(['mfa', 'get'], { home });
     expectClean(got, 'mfa get');
-    // every config written, besides the built-in totp one
+    // every config written, besides the built-in totp and webauthn ones
     const all = (json(got) as { Name: string }[]).map((c) => c.Name);
     expect(all).toContain('totp');
-    const names = all.filter((n) => n !== 'totp');
+    expect(all).toContain('webauthn');
+    const names = all.filter((n) => n !== 'totp' && n !== 'webauthn');
     expect(names).toHaveLength(WRITERS * PER_WRITER);
     expect([...names].sort()).toEqual(expected.map((e) => e.Name).sort());
 
@@ -114,7 +115,7 @@ describe('S3: the first-use race', () => {
       // One working store holding every config, readable with that key.
       const got = await ssrun(['mfa', 'get', '--show-secrets'], { home, revealsSecrets: true });
       expectClean(got, 'mfa get');
-      expect((json(got) as { Name: string }[]).map((c) => c.Name).sort()).toEqual([...Array.from({ length: n }, (_, i) => `First-${i}`), 'totp'].sort());
+      expect((json(got) as { Name: string }[]).map((c) => c.Name).sort()).toEqual([...Array.from({ length: n }, (_, i) => `First-${i}`), 'totp', 'webauthn'].sort());
       const db = raw(home, { readonly: true });
       try {
         expect(db.prepare(`SELECT count(*) FROM meta WHERE key = 'data_key'`).pluck().get()).toBe(1);

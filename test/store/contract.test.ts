@@ -67,7 +67,7 @@ for (const adapter of adapters) {
     afterAll(async () => o?.close());
 
     it('configurations: insert, get (any case), find, update, types, list, delete; secrets sealed and opened', async () => {
-      expect((await s.listConfigs()).map((c) => c.Name)).toEqual(['totp']);
+      expect((await s.listConfigs()).map((c) => c.Name)).toEqual(['totp', 'webauthn']);
       const c = await s.insertConfig(duo('Corp', 'sk-one'), at());
       expect(c).toMatchObject({ Name: 'Corp', Type: 'duo', Options: { SecretKey: 'sk-one', Host: 'api-1.duosecurity.com' }, createdAt: at() });
       expect((await others[0]!.getConfig('CORP'))?.Options.SecretKey).toBe('sk-one');
@@ -77,7 +77,7 @@ for (const adapter of adapters) {
       const u = await s.updateConfig('corp', duo('Corp', 'sk-two'), at(5));
       expect([u.Options.SecretKey, u.updatedAt, u.createdAt]).toEqual(['sk-two', at(5), at()]);
       await s.insertConfig(duo('alpha'), at());
-      expect((await s.listConfigs()).map((x) => x.Name)).toEqual(['alpha', 'Corp', 'totp']);
+      expect((await s.listConfigs()).map((x) => x.Name)).toEqual(['alpha', 'Corp', 'totp', 'webauthn']);
       expect((await s.configTypes()).sort((a, b) => a.name.localeCompare(b.name))).toEqual([{ name: 'alpha', type: 'duo' }, { name: 'Corp', type: 'duo' }, { name: 'totp', type: 'totp' }]);
       expect(await codeOf(s.updateConfig('ghost', duo('ghost'), at()))).toBe('CONFIG_NOT_FOUND');
       await s.deleteConfig('ALPHA');
@@ -307,7 +307,12 @@ for (const adapter of adapters) {
       expect(await s.deleteKey(q.id, 'k1')).toBe(false);
       expect(await s.useKey(q.id, 'k1', 99, at(6))).toBe(false);
       expect(await s.deleteKey(p.id, 'k1')).toBe(true);
-      expect(await s.deleteKeys(p.id)).toBe(1);
+      expect(await s.deleteKey(p.id, 'k1')).toBe(false);
+      // Keys belong to the assignment: a new one, or none, and they go.
+      await s.assign(p.id, 'totp', 'keyholder', at(7), { secret: 'JBSWY3DPEHPK3PXP', pending: false });
+      expect(await s.listKeys(p.id)).toEqual([]);
+      await s.insertKey(key('k4', 0));
+      await s.write((tx) => tx.unassign(p.id, at(8)));
       expect(await s.listKeys(p.id)).toEqual([]);
       // Deleting the principal takes its keys with it.
       await s.insertKey(key('k3', 0));

@@ -14,15 +14,15 @@ afterAll(() => {
 const serveOnce = (home: string, url: string) => ssrun(['serve', '--listen', '127.0.0.1:0', '--database', url], { home, timeout: 20_000 });
 
 describe.skipIf(PG_SKIP)(`ssrun migrate and serve --database${PG_SKIP ? ` (skipped: ${PG_SKIP})` : ''}`, () => {
-  it('a replica refuses an empty database with the command to run; migrate creates schema 1, then has nothing to do', async () => {
+  it('a replica refuses an empty database with the command to run; migrate creates the current schema, then has nothing to do', async () => {
     const url = await freshDatabase('open');
     const home = tempHome();
     const shown = url.replace(/^postgres:\/\/[^@]*@/, (m) => m);
     expectRefused(await serveOnce(home, url), 8, 'STORE_OLDER_SCHEMA', `run \`ssrun migrate --database ${shown}\``);
     const first = await ssrun(['migrate', '--database', url], { home });
-    expect(json(ok(first))).toEqual({ Database: url, SchemaBefore: 0, Schema: 1 });
+    expect(json(ok(first))).toEqual({ Database: url, SchemaBefore: 0, Schema: 2 });
     expect(first.stderr).toContain('sealed a new data key');
-    expect(json(ok(await ssrun(['migrate'], { home, env: { SSRUN_DATABASE_URL: url } })))).toEqual({ Database: url, SchemaBefore: 1, Schema: 1 });
+    expect(json(ok(await ssrun(['migrate'], { home, env: { SSRUN_DATABASE_URL: url } })))).toEqual({ Database: url, SchemaBefore: 2, Schema: 2 });
     const tables = await withClient(url, async (c) => (await c.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.tablename));
     expect(tables).toContain('attempts');
     expect(tables).toContain('meta');

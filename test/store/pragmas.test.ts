@@ -106,7 +106,7 @@ describe('S1: store.write runs in BEGIN IMMEDIATE', () => {
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
-    expect((await store.listConfigs()).map((c) => c.Name)).toEqual(['totp']); // only the built-in
+    expect((await store.listConfigs()).map((c) => c.Name)).toEqual(['totp', 'webauthn']); // only the built-ins
     expect(await store.listPrincipals('user')).toEqual([]);
   });
 });

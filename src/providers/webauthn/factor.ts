@@ -98,7 +98,7 @@ export function webauthnFactor(): FactorProvider {
     secretOptions: [],
     builtin: { Name: BUILTIN_WEBAUTHN_CONFIG, Options: { ...WEBAUTHN_DEFAULTS } },
     confirmsWithCode: false,
-    methodHelp: `\`${KEY_METHOD}\` (a security key, in the browser)`,
+    methodHelp: `${KEY_METHOD}, for a security key (in a browser)`,
 
     parseOptions: (raw) => ({ ...parseWebauthnOptions(raw) }),
     loadOptions: (stored) => ({ ...loadWebauthnOptions(stored) }),
