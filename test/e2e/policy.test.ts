@@ -37,8 +37,8 @@ const firstApplied = (home: string, name: string) => storeValue<string>(home, `S
 const setFirstApplied = async (home: string, name: string, at: Date) =>
   (await storeSql(home, `UPDATE policy_subjects SET first_applied_at = ? WHERE principal_id = ${PRINCIPAL_ID}`, [at, name])).changes;
 const setLastMfa = async (home: string, name: string, at: Date) => (await storeSql(home, `UPDATE principals SET last_mfa_at = ? WHERE type = 'user' AND name = ?`, [at, name])).changes;
-const sessionsOf = (home: string, names: string[]) =>
-  storeValue<number>(home, `SELECT count(*) FROM sessions s JOIN principals p ON p.id = s.principal_id WHERE p.type = 'user' AND p.name IN (${names.map(() => '?').join(', ')})`, names);
+const sessionsOf = async (home: string, names: string[]) =>
+  (await storeSql<{ n: number }>(home, `SELECT count(*) AS n FROM sessions s JOIN principals p ON p.id = s.principal_id WHERE p.type = 'user' AND p.name IN (${names.map(() => '?').join(', ')})`, names)).rows[0]!.n;
 
 // ---- commands ---------------------------------------------------------------------------------------------
 
