@@ -16,6 +16,12 @@ export function redactUrl(url: string): string {
 const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 const BUSY = new Set(['40001', '40P01', '55P03', '57014']);
 
+/** A deadlock or a serialization failure: PostgreSQL rolled the whole transaction back, and running it again is the cure. */
+const RETRYABLE = new Set(['40001', '40P01']);
+const retryable = new WeakSet<SsrunError>();
+/** The STORE_BUSY of a transaction that lost a deadlock or a serialization failure (postgres.ts runs it again). */
+export const isRetryable = (e: unknown): boolean => e instanceof SsrunError && retryable.has(e);
+
 const unreachable = (where: string, why: string) =>
   new SsrunError('STORE_UNREACHABLE', `the database ${where} cannot be reached (${why}); nothing was changed, try again`);
 
@@ -34,7 +40,11 @@ export function translatePgError(e: unknown, where: string): unknown {
   if (sqlstate.startsWith('08') || sqlstate.startsWith('57P') || sqlstate === '53300') return unreachable(where, `SQLSTATE ${sqlstate}`);
   if (sqlstate === '28P01' || sqlstate === '28000') return unreachable(where, 'authentication failed: check the user and PGPASSWORD');
   if (sqlstate === '3D000') return unreachable(where, 'no such database');
-  if (BUSY.has(sqlstate)) return new SsrunError('STORE_BUSY', `the database ${where} is busy (SQLSTATE ${sqlstate}); nothing was changed, try again`);
+  if (BUSY.has(sqlstate)) {
+    const busy = new SsrunError('STORE_BUSY', `the database ${where} is busy (SQLSTATE ${sqlstate}); nothing was changed, try again`);
+    if (RETRYABLE.has(sqlstate)) retryable.add(busy);
+    return busy;
+  }
   if (sqlstate === '23505') {
     const c = UNIQUE_CONFLICTS[(e as { constraint?: string }).constraint ?? ''];
     if (c) return new SsrunError(c.code, c.what);

@@ -15,7 +15,7 @@ import { DATA_KEY_AAD, keyId, newDataKey, open, seal } from './cipher.js';
 import { loadMasterKey, type MasterKeySource } from './keys.js';
 import { pgOps, type Query } from './pg-ops.js';
 import { MIGRATION_LOCK, PG_MIGRATIONS, PG_MIN_SCHEMA_VERSION, PG_SCHEMA_VERSION } from './pg-schema.js';
-import { redactUrl, translatePgError } from './pg-errors.js';
+import { isRetryable, redactUrl, translatePgError } from './pg-errors.js';
 import { WRITE_DEADLINE_MS } from './serialized.js';
 import type { Builtin } from './sqlite.js';
 
@@ -172,6 +172,21 @@ async function addBuiltins(pool: PgModule.Pool, where: string, dataKey: Buffer, 
   });
 }
 
+/** Runs of a write transaction that lost a deadlock or a serialization failure, in all (then STORE_BUSY). */
+export const WRITE_RUNS = 3;
+
+/** run() again, after a short jittered pause, while it loses a deadlock or a serialization failure (at most WRITE_RUNS in all). */
+async function retried<T>(run: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (n >= WRITE_RUNS || !isRetryable(e)) throw e;
+      await new Promise((r) => setTimeout(r, n * (5 + Math.random() * 20)));
+    }
+  }
+}
+
 function storeOn(pool: PgModule.Pool, where: string, dataKey: Buffer): Store {
   const outer = pgOps(async (text, values) => {
     try {
@@ -180,8 +195,10 @@ function storeOn(pool: PgModule.Pool, where: string, dataKey: Buffer): Store {
       throw translatePgError(e, where);
     }
   }, dataKey, false);
+  // A transaction PostgreSQL rolled back to break a deadlock, or for a serialization failure, changed nothing
+  // and is run again from the start (fn reads and decides again; it makes no call outside the store).
   const write = <T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> =>
-    transaction(pool, where, async (q) => {
+    retried(() => transaction(pool, where, async (q) => {
       let open = true;
       const guarded: Query = (text, values) => {
         if (!open) throw new SsrunError('INTERNAL', 'store misuse: a transaction was used after it ended');
@@ -200,7 +217,7 @@ function storeOn(pool: PgModule.Pool, where: string, dataKey: Buffer): Store {
         clearTimeout(timer);
         open = false;
       }
-    });
+    }));
   return { ...outer, write };
 }
 

@@ -2,11 +2,11 @@
 // binary. scrypt (N=2^17) makes each password hash or check cost ~0.3 s: hashes are kept to what each case
 // needs.
 
-import Database from 'better-sqlite3';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoSecretsLeaked, expectRefused, isRemote, json, ok, secret, ssrun, storeHome, tempHome } from '../helpers/cli.js';
+import { expectNoSecretsLeaked, expectRefused, isRemote, json, ok, secret, ssrun, tempHome } from '../helpers/cli.js';
+import { storeSql } from '../helpers/store-sql.js';
 
 afterAll(() => expectNoSecretsLeaked());
 
@@ -321,14 +321,6 @@ describe.skipIf(isRemote())('init', () => {
 
 describe('lockout', () => {
   let home: string;
-  const db = async (fn: (d: Database.Database) => void) => {
-    const d = new Database(join(await storeHome(home), 'ssrun.db'));
-    try {
-      fn(d);
-    } finally {
-      d.close();
-    }
-  };
   beforeAll(async () => {
     home = tempHome();
     ok(await ssrun(['user', 'get'], { home }));
@@ -364,7 +356,7 @@ describe('lockout', () => {
 
   it('once the lock has expired the right password logs in and resets the count', async () => {
     // The lockout counters are kept by subject (the principal path) and client address.
-    await db((d) => d.prepare(`UPDATE throttle SET locked_until = ? WHERE subject = 'principal/internal/user/locky' AND locked_until IS NOT NULL`).run(new Date(Date.now() - 1000).toISOString()));
+    expect((await storeSql(home, `UPDATE throttle SET locked_until = ? WHERE subject = 'principal/internal/user/locky' AND locked_until IS NOT NULL`, [new Date(Date.now() - 1000)])).changes).toBeGreaterThan(0);
     ok(await ssrun(['login', '-u', 'locky', '-p', PW_LOCKY], { home }));
     declareSessionToken(home);
     expect(await authState(home, 'locky')).toEqual({ FailedAttempts: 0, LockedUntil: null });
@@ -372,7 +364,7 @@ describe('lockout', () => {
 
   it('after an expired lock, an attempt that is refunded (MFA required) does not lock the user again', async () => {
     const expired = new Date(Date.now() - 1000).toISOString();
-    await db((d) => d.prepare(`INSERT INTO throttle (subject, address, failed_count, locked_until) VALUES ('principal/internal/user/locky', '*', 5, ?)`).run(expired));
+    expect((await storeSql(home, `INSERT INTO throttle (subject, address, failed_count, locked_until) VALUES ('principal/internal/user/locky', '*', 5, ?)`, [expired])).changes).toBe(1);
     ok(await ssrun(['mfa', 'create', '-f', '-'], { home, input: config('LockCfg') }));
     ok(await ssrun(['mfa', 'assign-principal', '-p', 'principal/internal/user/locky', '-m', 'locky', '-c', 'LockCfg'], { home }));
     expectRefused(await ssrun(['login', '-u', 'locky', '-p', PW_LOCKY], { home }), 5, 'MFA_REQUIRED');
@@ -456,9 +448,7 @@ describe.skipIf(isRemote())('the command line', () => {
   it('an unexpected failure (a row damaged by hand) is an internal error: exit 1, one line, stack only with SSRUN_DEBUG=1', async () => {
     const damaged = tempHome();
     ok(await ssrun(['mfa', 'create', '-f', '-'], { home: damaged, input: config('Damaged') }));
-    const d = new Database(join(damaged, 'ssrun.db'));
-    d.prepare(`UPDATE mfa_configs SET options = '{'`).run();
-    d.close();
+    expect((await storeSql(damaged, `UPDATE mfa_configs SET options = '{'`)).changes).toBeGreaterThan(0);
     const r = await ssrun(['mfa', 'get'], { home: damaged });
     expect([r.exitCode, r.stdout]).toEqual([1, '']);
     expect(r.stderr).toMatch(/^ssrun: internal error: [^\n]+ \(INTERNAL\); set SSRUN_DEBUG=1 for details\n$/);

@@ -4,14 +4,15 @@
 // sessions revoked on activation, root never locked out, and the audit trail.
 //
 // The CLI runs on the real clock: deadlines and re-verification are reached by moving the recorded times in the
-// store (policy_subjects.first_applied_at, principals.last_mfa_at) with better-sqlite3.
+// store (policy_subjects.first_applied_at, principals.last_mfa_at): the SQLite file, or the server's PostgreSQL
+// database (test/helpers/store-sql.ts).
 
-import Database from 'better-sqlite3';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoSecretsLeaked, expectRefused, isRemote, json, ok, ROOT_PASSWORD, type RunResult, secret, ssrun, storeHome, tempHome } from '../helpers/cli.js';
+import { expectNoSecretsLeaked, expectRefused, isRemote, json, ok, ROOT_PASSWORD, type RunResult, secret, ssrun, tempHome } from '../helpers/cli.js';
+import { storeSql, storeValue } from '../helpers/store-sql.js';
 
 afterAll(() => expectNoSecretsLeaked());
 
@@ -31,22 +32,13 @@ function expectMissing(r: RunResult, option: string): void {
 
 // ---- the store, for time travel -----------------------------------------------------------------------------
 
-async function db<T>(home: string, fn: (d: Database.Database) => T): Promise<T> {
-  const d = new Database(join(await storeHome(home), 'ssrun.db'));
-  try {
-    return fn(d);
-  } finally {
-    d.close();
-  }
-}
 const PRINCIPAL_ID = `(SELECT id FROM principals WHERE type = 'user' AND name = ?)`;
-const firstApplied = (home: string, name: string) =>
-  db(home, (d) => d.prepare(`SELECT first_applied_at FROM policy_subjects WHERE principal_id = ${PRINCIPAL_ID}`).pluck().get(name) as string | undefined);
-const setFirstApplied = (home: string, name: string, at: Date) =>
-  db(home, (d) => d.prepare(`UPDATE policy_subjects SET first_applied_at = ? WHERE principal_id = ${PRINCIPAL_ID}`).run(at.toISOString(), name).changes);
-const setLastMfa = (home: string, name: string, at: Date) => db(home, (d) => d.prepare(`UPDATE principals SET last_mfa_at = ? WHERE type = 'user' AND name = ?`).run(at.toISOString(), name).changes);
-const sessionsOf = (home: string, names: string[]) =>
-  db(home, (d) => d.prepare(`SELECT count(*) FROM sessions s JOIN principals p ON p.id = s.principal_id WHERE p.type = 'user' AND p.name IN (${names.map(() => '?').join(', ')})`).pluck().get(...names) as number);
+const firstApplied = (home: string, name: string) => storeValue<string>(home, `SELECT first_applied_at FROM policy_subjects WHERE principal_id = ${PRINCIPAL_ID}`, [name]);
+const setFirstApplied = async (home: string, name: string, at: Date) =>
+  (await storeSql(home, `UPDATE policy_subjects SET first_applied_at = ? WHERE principal_id = ${PRINCIPAL_ID}`, [at, name])).changes;
+const setLastMfa = async (home: string, name: string, at: Date) => (await storeSql(home, `UPDATE principals SET last_mfa_at = ? WHERE type = 'user' AND name = ?`, [at, name])).changes;
+const sessionsOf = async (home: string, names: string[]) =>
+  (await storeSql<{ n: number }>(home, `SELECT count(*) AS n FROM sessions s JOIN principals p ON p.id = s.principal_id WHERE p.type = 'user' AND p.name IN (${names.map(() => '?').join(', ')})`, names)).rows[0]!.n;
 
 // ---- commands ---------------------------------------------------------------------------------------------
 
@@ -483,7 +475,7 @@ describe('groups, policies and enforcement (one store)', () => {
       const app = 'principal/internal/application/ci-bot';
       expect(json(l)).toMatchObject({ Principal: app, Factor: 'api-key', Enrollment: { Policy: 'ops-review', DaysLeft: 3, How: `ssrun mfa assign-principal -p ${app} -c CONFIG (an administrator), then log in with -m` } });
       const started = new Date(Date.now() - 4 * DAY);
-      expect(await db(home, (d) => d.prepare(`UPDATE policy_subjects SET first_applied_at = ? WHERE principal_id = (SELECT id FROM principals WHERE type = 'application' AND name = 'ci-bot')`).run(started.toISOString()).changes)).toBe(1);
+      expect((await storeSql(home, `UPDATE policy_subjects SET first_applied_at = ? WHERE principal_id = (SELECT id FROM principals WHERE type = 'application' AND name = 'ci-bot')`, [started])).changes).toBe(1);
       expectRefused(await appLogin(), 5, 'MFA_ENROLLMENT_REQUIRED', `login denied: policy ops-review requires MFA for ${app} since ${new Date(started.getTime() + 3 * DAY).toISOString()}`);
       ok(await ssrun(['mfa', 'policy', 'deactivate', '-n', 'ops-review'], { home }));
       expect(Object.keys(json(ok(await appLogin())))).toEqual(['Principal', 'Factor', 'ExpiresAt']);

@@ -51,6 +51,8 @@ export const isRemote = (): boolean => backend !== 'local';
 interface RemoteHome {
   server: RunningServer;
   serverHome: string;
+  /** remote-pg: the URL of the server's own PostgreSQL database. */
+  database?: string;
 }
 const remotes = new Map<string, Promise<RemoteHome>>();
 let template: Promise<{ dir: string; token: string }> | undefined;
@@ -117,14 +119,14 @@ function remoteFor(home: string): Promise<RemoteHome> {
       const [{ dir, url }, tls] = await Promise.all([pg ? remotePgTemplate() : remoteTemplate().then((t) => ({ ...t, url: undefined })), testTls()]);
       const serverHome = join(dirname(home), 'server');
       cpSync(dir, serverHome, { recursive: true });
-      const database = url ? ['--database', await (await import('./pg.js')).copyDatabase(url)] : [];
+      const database = url ? await (await import('./pg.js')).copyDatabase(url) : undefined;
       const port = publicUrl ? await freePort() : 0;
       const ceremonies = publicUrl ? ['--public-url', `https://localhost:${port}`] : [];
-      const server = await startServer({ home: serverHome, tls, listen: `127.0.0.1:${port}`, args: ['--rate-limit', '1000000', '--login-rate-limit', '1000000', ...database, ...ceremonies] });
+      const server = await startServer({ home: serverHome, tls, listen: `127.0.0.1:${port}`, args: ['--rate-limit', '1000000', '--login-rate-limit', '1000000', ...(database ? ['--database', database] : []), ...ceremonies] });
       mkdirSync(home, { recursive: true, mode: 0o700 });
       const state = { current: 'srv', contexts: { srv: { host: '127.0.0.1', port: server.port, scheme: 'https', verify: true, ca: tls.caFile, version: 'v1' } } };
       if (!existsSync(join(home, 'cli.json'))) writeFileSync(join(home, 'cli.json'), JSON.stringify(state), { mode: 0o600 });
-      return { server, serverHome };
+      return { server, serverHome, database };
     })();
     remotes.set(home, r);
   }
@@ -137,10 +139,11 @@ export async function serverOf(home: string): Promise<RunningServer> {
   return (await remoteFor(home)).server;
 }
 
-/** Where the store of this home's backend lives (the server's home in remote mode). */
-export async function storeHome(home: string): Promise<string> {
-  if (backend === 'remote-pg') throw new Error('storeHome: the remote-pg backend keeps its store in PostgreSQL');
-  return backend === 'remote' ? (await remoteFor(home)).serverHome : home;
+/** Where the store of this home's backend lives: the SQLite file (the server's, in remote mode), or the server's PostgreSQL database. */
+export async function storeLocation(home: string): Promise<{ sqlite: string } | { postgres: string }> {
+  if (backend === 'local') return { sqlite: join(home, 'ssrun.db') };
+  const r = await remoteFor(home);
+  return r.database ? { postgres: r.database } : { sqlite: join(r.serverHome, 'ssrun.db') };
 }
 
 
