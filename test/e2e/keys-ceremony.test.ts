@@ -1,8 +1,8 @@
 // The security-key ceremony's page against the real CLI and server (on every backend: see test/e2e/remote/
 // and remote-pg/): a reused URL (410), a foreign Host (421) and a wrong Origin (403) are refused while the
 // ceremony keeps waiting; the URL is dead once the ceremony ends; nobody opening the URL ends it at --timeout
-// (MFA_TIMEOUT). Over a server: a user registers only their own keys (FORBIDDEN otherwise), and a server
-// without --public-url runs no ceremony (CEREMONY_UNAVAILABLE).
+// (MFA_TIMEOUT), Ctrl-C ends it (CANCELLED). Over a server: a user registers, reads and changes only their
+// own keys (FORBIDDEN otherwise), and a server without --public-url runs no ceremony (CEREMONY_UNAVAILABLE).
 
 import { execa } from 'execa';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -72,7 +72,7 @@ describe(`the ceremony page (${currentBackend()})`, () => {
     Object.assign(gina, isRemote() ? await passwordSession(home, 'gina', PW) : {});
   });
 
-  it('a reused URL is gone (410); a post from another origin is refused (403) and the ceremony still waits', async () => {
+  it.skipIf(!hasChromium)('a reused URL is gone (410); a post from another origin is refused (403) and the ceremony still waits', async () => {
     const c = await add();
     const origin = new URL(c.url).origin;
     const page = await raw(c.url);
@@ -97,7 +97,7 @@ describe(`the ceremony page (${currentBackend()})`, () => {
     expect(json(ok(await ssrun(['mfa', 'key', 'get', '-u', 'gina'], { home })))).toEqual([]);
   });
 
-  it('a post before the page was served is refused (409), the ceremony still waits', async () => {
+  it.skipIf(!hasChromium)('a post before the page was served is refused (409), the ceremony still waits', async () => {
     const c = await add();
     const origin = new URL(c.url).origin;
     expect(await raw(c.url, { method: 'POST', origin, contentType: 'application/json', body: '{"refused":"x"}' })).toEqual({ status: 409, body: 'open the ceremony page first\n' });
@@ -106,6 +106,19 @@ describe(`the ceremony page (${currentBackend()})`, () => {
     expect((await raw(c.url)).status).toBe(200);
     expect(await raw(c.url, { method: 'POST', origin, contentType: 'application/json', body: '{"refused":"AbortError: test"}' })).toMatchObject({ status: 200 });
     expectCeremonyRefused({ r: await c.done, url: c.url }, 5, 'KEY_REJECTED', '"AbortError: test"');
+  });
+
+  it.skipIf(!hasChromium)('Ctrl-C ends the ceremony: exit 130 (CANCELLED), and its page is gone', async () => {
+    const child = execa(BIN, ['mfa', 'key', 'add', '-u', 'gina', '--timeout', '60'], { env: { SSRUN_HOME: home, NO_COLOR: '1', ...gina, ...k.hook.env }, reject: false, timeout: 60_000, stripFinalNewline: false });
+    const url = await k.hook.nextUrl(30_000);
+    expect((await raw(url, { host: 'evil.example' })).status).toBe(421);
+    child.kill('SIGINT');
+    const r = await child;
+    expect([r.exitCode, String(r.stdout)]).toEqual([130, '']);
+    expect(String(r.stderr).split('\n').at(-2)).toMatch(/^ssrun: error: .*\(CANCELLED\)$/);
+    // The server notices the closed stream: its slot goes (at once, or within a few seconds).
+    for (let i = 0; isRemote() && i < 30 && (await raw(url).catch(() => ({ status: 0 }))).status !== 404; i++) await new Promise((res) => setTimeout(res, 100));
+    await expectGone(url);
   });
 
   it('nobody opens the URL: MFA_TIMEOUT at --timeout (--no-browser prints it, opens nothing)', async () => {
@@ -131,6 +144,12 @@ describe.runIf(isRemote())(`over a server (${currentBackend()})`, () => {
     const ivan = await passwordSession(home, 'ivan', PW);
     expectRefused(await ssrun(['mfa', 'key', 'add', '-u', 'gina'], { home, env: { ...ivan, ...(k?.hook.env ?? {}) } }), 9, 'FORBIDDEN', forbidden('principal/internal/user/ivan'));
     expect(k?.hook.calls().length ?? 0).toBe(calls);
+    // Nor read, rename or delete them without rights on gina; their own (none) they may read.
+    expectRefused(await ssrun(['mfa', 'key', 'get', '-u', 'gina'], { home, env: ivan }), 9, 'FORBIDDEN');
+    expectRefused(await ssrun(['mfa', 'key', 'get'], { home, env: ivan }), 9, 'FORBIDDEN');
+    expectRefused(await ssrun(['mfa', 'key', 'rename', '-u', 'gina', '--id', 'AAAAAAAAAAAAAAAAAAAAAA', '-n', 'x'], { home, env: ivan }), 9, 'FORBIDDEN');
+    expectRefused(await ssrun(['mfa', 'key', 'delete', '-u', 'gina', '--id', 'AAAAAAAAAAAAAAAAAAAAAA'], { home, env: ivan }), 9, 'FORBIDDEN');
+    expect(ok(await ssrun(['mfa', 'key', 'get', '-u', 'ivan'], { home, env: ivan })).stdout).toBe('[]\n');
   });
 });
 

@@ -1,14 +1,13 @@
 // Security keys on a real terminal (util-linux `script` gives ssrun a pseudo-terminal), on every backend (see
-// test/e2e/remote/ and remote-pg/): `login` with no -m goes straight to the key's ceremony. Over a server on
-// SQLite: a change of one's own keys with a login older than 5 minutes (the session's created_at moved back in
-// the store) is REAUTH_REQUIRED when piped, and on a terminal asks for the password again.
+// test/e2e/remote/ and remote-pg/): `login` with no -m goes straight to the key's ceremony. Over a server: a
+// change of one's own keys with a login older than 5 minutes (the session's created_at moved back in the
+// store) is REAUTH_REQUIRED when piped, and on a terminal asks for the password again.
 
-import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasChromium } from '../helpers/browser.js';
-import { BIN, currentBackend, expectNoSecretsLeaked, expectRefused, isRemote, json, ok, ROOT, secret, ssrun, storeHome, tempHome, usePublicUrl } from '../helpers/cli.js';
+import { BIN, currentBackend, expectNoSecretsLeaked, expectRefused, isRemote, json, ok, ROOT, secret, ssrun, tempHome, usePublicUrl } from '../helpers/cli.js';
+import { storeSql } from '../helpers/store-sql.js';
 import { addKey, createUser, keySession, passwordSession, startKeys, type Keys } from './keys-kit.js';
 
 usePublicUrl();
@@ -85,21 +84,14 @@ describe.skipIf(!hasChromium)(`security keys on a terminal (${currentBackend()})
   });
 });
 
-describe.runIf(hasChromium && currentBackend() === 'remote')('a login older than 5 minutes changing its own keys (remote, SQLite)', () => {
+describe.runIf(hasChromium && isRemote())(`a login older than 5 minutes changing its own keys (${currentBackend()})`, () => {
   let nora: Record<string, string>;
   let keyId: string;
 
-  /** Moves nora's sessions' login time back 10 minutes, in the server's store. */
+  /** Moves nora's sessions' login time back 10 minutes, in the server's store (SQLite or PostgreSQL). */
   async function ageSessions(): Promise<void> {
-    const d = new Database(join(await storeHome(home), 'ssrun.db'));
-    try {
-      const n = d
-        .prepare(`UPDATE sessions SET created_at = ? WHERE principal_id = (SELECT id FROM principals WHERE type = 'user' AND name = 'nora')`)
-        .run(new Date(Date.now() - 10 * 60_000).toISOString()).changes;
-      expect(n).toBeGreaterThan(0);
-    } finally {
-      d.close();
-    }
+    const sql = `UPDATE sessions SET created_at = ? WHERE principal_id = (SELECT id FROM principals WHERE type = 'user' AND name = 'nora')`;
+    expect((await storeSql(home, sql, [new Date(Date.now() - 10 * 60_000)])).changes).toBeGreaterThan(0);
   }
 
   beforeAll(async () => {
