@@ -16,6 +16,11 @@ export interface CeremonyPageInput {
   options: unknown;
   /** The CSP nonce of this response (see pageHeaders). */
   nonce: string;
+  /**
+   * Who asked for this ceremony, from where and when (plain text): shown, and the page then waits for a click
+   * (a server's page, which a link may lead anyone to). Absent: the page starts by itself (the loopback page).
+   */
+  context?: string;
 }
 
 const PACKAGE = '@simplewebauthn/browser';
@@ -82,6 +87,7 @@ const SCRIPT = `
   'use strict';
   var lib = window.SimpleWebAuthnBrowser;
   var kind = CEREMONY_KIND;
+  var confirmFirst = CEREMONY_CONFIRM;
   var optionsJSON = CEREMONY_OPTIONS;
   var status = document.getElementById('status');
   var button = document.getElementById('start');
@@ -135,7 +141,9 @@ const SCRIPT = `
     show('error', 'The page is incomplete: the WebAuthn library did not load');
     return;
   }
-  if (document.hasFocus()) start();
+  // A page on a server's public origin waits for a click: a link sent by someone else must not use the key by itself.
+  if (confirmFirst) button.hidden = false;
+  else if (document.hasFocus()) start();
   else {
     button.hidden = false;
     window.addEventListener('focus', start, { once: true });
@@ -146,7 +154,10 @@ const SCRIPT = `
 /** The whole page: title, status line, the library and the ceremony script (both under the nonce). */
 export function ceremonyPage(input: CeremonyPageInput): string {
   const { kind, title, options, nonce } = input;
-  const script = SCRIPT.replace('CEREMONY_KIND', scriptJson(kind)).replace('CEREMONY_OPTIONS', () => scriptJson(options));
+  const script = SCRIPT.replace('CEREMONY_KIND', scriptJson(kind)).replace('CEREMONY_CONFIRM', input.context ? 'true' : 'false').replace('CEREMONY_OPTIONS', () => scriptJson(options));
+  const context = input.context
+    ? `<p id="context"><strong>Only continue if you started this yourself, just now:</strong> ${escapeHtml(input.context)}. A link someone sent you is not a reason to touch your key.</p>`
+    : '';
   const label = kind === 'register' ? 'Register the security key' : 'Use the security key';
   return `<!doctype html>
 <html lang="en">
@@ -159,7 +170,8 @@ export function ceremonyPage(input: CeremonyPageInput): string {
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p id="status" data-state="waiting" role="status" aria-live="polite">Touch your security key\u2026</p>
+${context}
+<p id="status" data-state="waiting" role="status" aria-live="polite">${input.context ? 'Press the button, then touch your security key' : 'Touch your security key\u2026'}</p>
 <p><button id="start" type="button" hidden>${label}</button></p>
 <noscript><p>This page needs JavaScript to talk to your security key.</p></noscript>
 <script nonce="${escapeHtml(nonce)}">${browserBundle()}</script>

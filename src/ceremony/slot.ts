@@ -25,6 +25,8 @@ export interface SlotOptions {
   kind: CeremonyKind;
   title: string;
   options: unknown;
+  /** Shown on the page, which then waits for a click (see CeremonyPageInput). */
+  context?: string;
   /** Absolute deadline, ms since epoch. */
   deadline: number;
   signal?: AbortSignal;
@@ -129,10 +131,14 @@ export function createSlot(opts: SlotOptions): Slot {
   }
 
   const serve = (): SlotResponse => {
-    if (state === 'served') return text(410, 'this ceremony page was already used');
+    if (state === 'served') {
+      // Two browsers have the URL: the first may not be the user's. The ceremony fails closed (nothing it sends counts).
+      settle(new SsrunError('KEY_REJECTED', 'the ceremony page was opened twice (someone else may have its URL): nothing was accepted; start again'));
+      return text(410, 'this ceremony page was already used');
+    }
     state = 'served';
     const nonce = randomBytes(18).toString('base64');
-    return { status: 200, headers: pageHeaders(nonce), body: ceremonyPage({ kind: opts.kind, title: opts.title, options: opts.options, nonce }) };
+    return { status: 200, headers: pageHeaders(nonce), body: ceremonyPage({ kind: opts.kind, title: opts.title, options: opts.options, nonce, ...(opts.context ? { context: opts.context } : {}) }) };
   };
 
   const receive = (req: SlotRequest): SlotResponse => {

@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import type { Ceremony, CeremonyAnswer, CeremonyRequest } from '../core/ceremony.js';
@@ -63,29 +63,59 @@ async function serveRequest(slot: Slot, req: IncomingMessage, res: ServerRespons
   await send(res, out.status, out.headers, out.body);
 }
 
-/** The embedded store's ceremonies: each on its own server on 127.0.0.1, at http://localhost:PORT/<secret>. */
+const listen = (server: Server, host: string, port: number) =>
+  new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+/**
+ * Listens on 127.0.0.1 and on [::1] with the same port: a browser may try `localhost` as ::1 first, and that
+ * address must not be left for another local user to take. A machine without IPv6 loopback has IPv4 only.
+ */
+async function listenBoth(make: () => Server): Promise<{ servers: Server[]; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const v4 = make();
+    await listen(v4, '127.0.0.1', 0);
+    const { port } = v4.address() as AddressInfo;
+    const v6 = make();
+    try {
+      await listen(v6, '::1', port);
+      return { servers: [v4, v6], port };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') return { servers: [v4], port };
+      v4.close();
+      if (code !== 'EADDRINUSE' || attempt >= 9) throw e;
+    }
+  }
+}
+
+/** The embedded store's ceremonies: each on its own server on the loopback, at http://localhost:PORT/<secret>. */
 export function loopbackCeremony(): Ceremony {
   return {
     async run(req: CeremonyRequest): Promise<CeremonyAnswer> {
       if (req.signal?.aborted) throw new SsrunError('CANCELLED', 'cancelled');
       let slot: Slot | undefined;
       const inFlight = new Set<Promise<void>>();
-      const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 1_000, maxHeaderSize: 16 * 1024 }, (request, response) => {
-        if (!slot) {
-          void send(response, 503, { 'content-type': 'text/plain; charset=utf-8' }, 'not ready\n', true);
-          return;
-        }
-        const done = serveRequest(slot, request, response).catch(() => void response.destroy());
-        inFlight.add(done);
-        void done.finally(() => inFlight.delete(done));
-      });
-      server.maxRequestsPerSocket = 4;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => resolve());
-      });
-      server.on('error', () => undefined);
-      const { port } = server.address() as AddressInfo;
+      const make = () => {
+        const s = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 1_000, maxHeaderSize: 16 * 1024 }, (request, response) => {
+          if (!slot) {
+            void send(response, 503, { 'content-type': 'text/plain; charset=utf-8' }, 'not ready\n', true);
+            return;
+          }
+          const done = serveRequest(slot, request, response).catch(() => void response.destroy());
+          inFlight.add(done);
+          void done.finally(() => inFlight.delete(done));
+        });
+        s.maxRequestsPerSocket = 4;
+        return s;
+      };
+      const { servers, port } = await listenBoth(make);
+      for (const s of servers) s.on('error', () => undefined);
       const site = { rpId: 'localhost', origin: `http://localhost:${port}` };
       try {
         const options = await req.build(site);
@@ -97,9 +127,9 @@ export function loopbackCeremony(): Ceremony {
       } finally {
         slot?.close();
         // Stop listening now; let the answer's 200 reach the page (briefly), then drop every connection.
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
         await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, 500).unref())]);
-        server.closeAllConnections();
+        for (const s of servers) s.closeAllConnections();
         await closed;
       }
     },

@@ -13,7 +13,7 @@ export function keyCommands(m: Command, run: Run, outputOption: () => CommanderM
     .description('register a security key (a browser ceremony); the first key assigns the configuration')
     .requiredOption('-u, --user <name>', 'the user')
     .option('-n, --name <name>', 'a name for the key (default "Security key N")')
-    .option('-c, --config <name>', 'the security-key configuration', 'webauthn')
+    .option('-c, --config <name>', "the security-key configuration (default: the user's own, else the built-in webauthn)")
     .option('--replace', 'switch a user on another factor to security keys')
     .option('--no-browser', 'print the URL, do not open a browser')
     .option('--timeout <seconds>', 'how long the ceremony waits', '120')

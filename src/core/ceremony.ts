@@ -15,6 +15,10 @@ export interface CeremonyRequest {
   kind: 'register' | 'authenticate';
   /** A line the page shows ("Register a security key for bob"): plain text, escaped by the page. */
   title: string;
+  /** The principal it is for (a server keeps one ceremony open per principal). */
+  subject: string;
+  /** Where the request came from (the client address on a server), for the page to show. */
+  from?: string;
   /** The options for the browser library (PublicKeyCredentialCreationOptionsJSON or …RequestOptionsJSON). */
   build: (site: CeremonySite) => Promise<unknown>;
   /** Absolute deadline (ms since epoch): the page closes then, and the ceremony fails with MFA_TIMEOUT. */

@@ -4,13 +4,14 @@
 // requires MFA a user may not delete their own last key (an administrator may, audited).
 
 import type { Attempts } from './attempts.js';
+import { addKey } from './key-add.js';
 import { SsrunError } from './errors.js';
 import { DENIED_MESSAGE, type FactorProvider } from './factor.js';
 import { DEFAULT_MFA_TIMEOUT_MS, pathOf, type Kit } from './kit.js';
 import { principalPath, type Principal, type SecurityKey } from './model.js';
 import type { PolicyChecks } from './policy-checks.js';
 import type { ProgressEvent, StoreOps } from './ports.js';
-import { shown, validatePassword, validatePrincipalName } from './validate.js';
+import { hasUnsafe, shown, validatePassword, validatePrincipalName } from './validate.js';
 
 export interface KeyView {
   User: string;
@@ -52,8 +53,7 @@ export const keyView = (k: SecurityKey & { principal: string }): KeyView => ({
 export function validateKeyName(value: unknown, field = '-n'): string {
   if (typeof value !== 'string' || value.trim() === '') throw new SsrunError('INVALID_NAME', `${field}: expected a key name of 1 to 64 characters, received ${shown(value)}`);
   const v = value.trim();
-  // eslint-disable-next-line no-control-regex
-  if (v.length > 64 || /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(v)) throw new SsrunError('INVALID_NAME', `${field}: expected a key name of 1 to 64 printable characters, received ${shown(v)}`);
+  if (v.length > 64 || hasUnsafe(v)) throw new SsrunError('INVALID_NAME', `${field}: expected a key name of 1 to 64 printable characters, received ${shown(v)}`);
   return v;
 }
 
@@ -69,60 +69,6 @@ export function keyUseCases(kit: Kit, checks: PolicyChecks, attempts: Attempts) 
 
   async function keyUser(ops: StoreOps, name: string): Promise<Principal> {
     return kit.requirePrincipal(ops, 'user', validatePrincipalName(name, 'user'));
-  }
-
-  function keyProvider(config: { Name: string; Type: string }): FactorProvider & Required<Pick<FactorProvider, 'register'>> {
-    const provider = factors.require(config.Type);
-    if (!provider.register) throw new SsrunError('USAGE', `-c: ${shown(config.Name)} is a ${config.Type} configuration, not one of security keys (\`ssrun mfa get\` lists them)`);
-    return provider as FactorProvider & Required<Pick<FactorProvider, 'register'>>;
-  }
-
-  const sameConfig = (p: Principal, name: string) => p.assignment !== null && p.assignment.configName.toLowerCase() === name.toLowerCase();
-
-  function refuseOther(p: Principal, config: string): never {
-    throw new SsrunError('OTHER_FACTOR_ASSIGNED', `${pathOf(p)} uses ${shown(p.assignment!.configName)} (${p.assignment!.configType}); pass --replace to switch to security keys (${shown(config)}): the current factor stops working`);
-  }
-
-  /** Registers a key: the ceremony first (outside any transaction), then the key and, for the first, the assignment. */
-  async function addKey(req: AddKeyRequest) {
-    const p = await keyUser(store, req.user);
-    if (kit.actor.principal !== 'local' && !isSelf(p)) throw new SsrunError('FORBIDDEN', `${kit.actor.principal} may not register a security key for ${pathOf(p)}: users register their own keys (an administrator assigns the configuration, which stays pending until then)`);
-    const name = req.name === undefined ? undefined : validateKeyName(req.name);
-    const fallback = factors.all().find((f) => f.register && f.builtin)?.builtin?.Name;
-    if (req.config === undefined && !fallback) throw new SsrunError('USAGE', '-c: name the security-key configuration (there is no built-in one)');
-    const config = await kit.requireConfig(store, req.config ?? fallback!);
-    const provider = keyProvider(config);
-    if (p.assignment && !sameConfig(p, config.Name) && !req.replace) refuseOther(p, config.Name);
-    const existing = sameConfig(p, config.Name) ? await store.listKeys(p.id) : [];
-    const key = await provider.register({
-      options: provider.loadOptions(config.Options),
-      configName: config.Name,
-      principal: { type: 'user', name: p.name, path: pathOf(p) },
-      userHandle: p.id,
-      existing,
-      ceremony: kit.ceremony,
-      deadline: kit.clock.now().getTime() + (req.timeoutMs ?? 2 * DEFAULT_MFA_TIMEOUT_MS),
-      signal: req.signal,
-      onProgress: req.onProgress,
-    });
-    return store.write(async (tx) => {
-      const now = await keyUser(tx, p.name);
-      const at = kit.nowIso();
-      let replaced: string | null = null;
-      if (!sameConfig(now, config.Name)) {
-        if (now.assignment && !req.replace) refuseOther(now, config.Name);
-        replaced = now.assignment?.configName ?? null;
-        await tx.assign(now.id, config.Name, now.name, at, { secret: null, pending: false });
-        await kit.audit(tx, pathOf(now), 'mfa.assign', 'ok', `${config.Name}, security keys${replaced ? ` (replaces ${replaced})` : ''}`);
-      } else if (now.assignment!.pending) {
-        await tx.confirmAssignment(now.id);
-      }
-      const count = (await tx.listKeys(now.id)).length;
-      const stored = { ...key, principalId: now.id, name: name ?? `Security key ${count + 1}`, createdAt: at, lastUsedAt: null };
-      await tx.insertKey(stored);
-      await kit.audit(tx, pathOf(now), 'mfa.key.add', 'ok', `${stored.name} (${key.id.slice(0, 16)}), ${config.Name}, ${key.deviceType}${key.backedUp ? ', backed up' : ''}`);
-      return { ...keyView({ ...stored, principal: pathOf(now) }), Config: config.Name, ...(replaced ? { Replaced: replaced } : {}) };
-    });
   }
 
   async function listKeys(user?: string): Promise<KeyView[]> {
@@ -155,7 +101,7 @@ export function keyUseCases(kit: Kit, checks: PolicyChecks, attempts: Attempts) 
         const pol = await checks.policyFor(tx, p);
         if (pol) throw new SsrunError('LAST_KEY', `${shown(key.name)} is your last security key and policy ${pol.policies.join(', ')} requires MFA of ${pathOf(p)}: add another key first (ssrun mfa key add), or ask an administrator`);
       }
-      await tx.deleteKey(p.id, keyId);
+      await tx.deleteKey(p.id, keyId, kit.nowIso());
       if (last && p.assignment) {
         await tx.unassign(p.id, kit.nowIso());
         await kit.audit(tx, pathOf(p), 'mfa.unassign', 'ok', `${p.assignment.configName} (last security key deleted)`);
@@ -165,7 +111,7 @@ export function keyUseCases(kit: Kit, checks: PolicyChecks, attempts: Attempts) 
     });
   }
 
-  return { addKey, listKeys, renameKey, deleteKey, confirmPassword: (user: string, password: string) => confirmPassword(kit, attempts, user, password) };
+  return { addKey: (req: AddKeyRequest) => addKey(kit, req), listKeys, renameKey, deleteKey, confirmPassword: (user: string, password: string) => confirmPassword(kit, attempts, user, password) };
 }
 
 /**

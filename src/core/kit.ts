@@ -113,7 +113,8 @@ export function createKit({ store, factors, clock, crypto, actor = { principal: 
     crypto,
     actor,
     sessionTtlMs,
-    ceremony,
+    // The page says where the request came from (a server shows it before the key is touched).
+    ceremony: ceremony && { run: (req) => ceremony.run({ ...req, from: actor.source }) },
     nowIso,
     audit: (ops, principal, action, outcome, detail = '') =>
       ops.audit({ at: nowIso(), principal: sanitizeLine(principal, 300), action, outcome, detail: sanitizeLine(detail), actor: actor.principal, source: actor.source }),

@@ -67,7 +67,8 @@ export interface StoreOps {
   /** Adds a key; KEY_EXISTS when its credential id is registered already (to anyone). */
   insertKey(key: SecurityKey): Promise<void>;
   renameKey(principalId: string, keyId: string, name: string): Promise<boolean>;
-  deleteKey(principalId: string, keyId: string): Promise<boolean>;
+  /** Deletes a key and revokes the principal's sessions (one made with a lost or stolen key ends with it). */
+  deleteKey(principalId: string, keyId: string, at: string): Promise<boolean>;
   /**
    * Records a use of the key: the new counter only if it is greater than the stored one, or both are 0 (a key
    * that keeps no counter). False otherwise: a counter that did not increase (a possibly cloned key).

@@ -18,6 +18,8 @@ const PRINCIPAL_NAME_RE = /^[A-Za-z0-9._@+-]{1,120}$/;
  */
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** Whether the text holds a control or bidirectional character (escaped before any terminal or the audit sees it). */
+export const hasUnsafe = (text: string) => new RegExp(UNSAFE.source).test(text);
 const escapeUnsafe = (text: string) => text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** Quote a value received from outside for a message: JSON quoting, with every unsafe character escaped. */

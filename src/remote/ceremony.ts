@@ -13,7 +13,7 @@ export const CEREMONY_BASE = '/ceremony';
 /** At most this many ceremonies wait at once (each holds a request open): more are refused, not queued. */
 const MAX_OPEN = 256;
 
-/** Reads --public-url: an https origin (http only for a loopback name, for tests), no path, query or user. */
+/** Reads --public-url: an https origin (browsers allow WebAuthn on https and on localhost only), no path, query or user. */
 export function parsePublicUrl(raw: string): { site: CeremonySite; host: string } {
   let u: URL;
   try {
@@ -21,8 +21,7 @@ export function parsePublicUrl(raw: string): { site: CeremonySite; host: string 
   } catch {
     throw new SsrunError('USAGE', `--public-url: expected https://HOST[:PORT], received ${JSON.stringify(raw).slice(0, 80)}`);
   }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) throw new SsrunError('USAGE', `--public-url: expected an https:// origin (browsers allow security keys on https only), received ${u.protocol}//`);
+  if (u.protocol !== 'https:') throw new SsrunError('USAGE', `--public-url: expected an https:// origin (browsers allow security keys on https only), received ${u.protocol}//`);
   if (u.username || u.password || (u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) throw new SsrunError('USAGE', `--public-url: expected only a scheme, host and port (https://HOST[:PORT]), received ${JSON.stringify(raw).slice(0, 80)}`);
   if (/^\d+\.\d+\.\d+\.\d+$/.test(u.hostname) || u.hostname.startsWith('[')) throw new SsrunError('USAGE', `--public-url: security keys need a host name, not an IP address (received ${u.hostname})`);
   return { site: { rpId: u.hostname, origin: u.origin }, host: u.host };
@@ -31,21 +30,34 @@ export function parsePublicUrl(raw: string): { site: CeremonySite; host: string 
 export function publicCeremony(publicUrl: string): { ceremony: Ceremony; register(app: FastifyInstance): void } {
   const { site, host } = parsePublicUrl(publicUrl);
   const slots = new Map<string, Slot>();
+  /** One open ceremony per principal: a new one ends the one before (a user, or a thief, cannot hold many). */
+  const bySubject = new Map<string, Slot>();
+  let open = 0;
   const ceremony: Ceremony = {
     async run(req: CeremonyRequest): Promise<CeremonyAnswer> {
-      if (slots.size >= MAX_OPEN) throw new SsrunError('CEREMONY_UNAVAILABLE', `the server has ${MAX_OPEN} key ceremonies open; try again in a minute`);
-      const options = await req.build(site);
-      const secret = randomPath();
-      const path = `${CEREMONY_BASE}${secret}`;
-      const slot = createSlot({ site, host, path, kind: req.kind, title: req.title, options, deadline: req.deadline, ...(req.signal ? { signal: req.signal } : {}) });
-      slots.set(path, slot);
+      // The URL reaches the CLI only in a streamed answer: without one, nobody could open the page.
+      if (!req.onProgress) throw new SsrunError('CEREMONY_UNAVAILABLE', 'a key ceremony needs the streamed answer (Accept: application/x-ndjson), which carries its URL');
+      const subject = req.subject.toLowerCase();
+      bySubject.get(subject)?.close();
+      if (open >= MAX_OPEN) throw new SsrunError('CEREMONY_UNAVAILABLE', `the server has ${MAX_OPEN} key ceremonies open; try again in a minute`);
+      // Counted before the options are made (no await between the check and the count).
+      open++;
+      const path = `${CEREMONY_BASE}${randomPath()}`;
+      let slot: Slot | undefined;
       try {
+        const options = await req.build(site);
+        const context = `asked for by a command line at ${req.from ?? 'an unknown address'} on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+        slot = createSlot({ site, host, path, kind: req.kind, title: req.title, options, context, deadline: req.deadline, ...(req.signal ? { signal: req.signal } : {}) });
+        slots.set(path, slot);
+        bySubject.set(subject, slot);
         const message = req.kind === 'register' ? 'Touch your security key in the browser window to register it' : 'Touch your security key in the browser window';
         req.onProgress?.({ kind: 'ceremony', url: `${site.origin}${path}`, message, deadline: req.deadline });
         return await slot.answer;
       } finally {
+        open--;
         slots.delete(path);
-        slot.close();
+        if (slot && bySubject.get(subject) === slot) bySubject.delete(subject);
+        slot?.close();
       }
     },
   };

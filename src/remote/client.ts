@@ -83,7 +83,8 @@ export function promptFrom(raw: unknown): FactorPrompt {
 
 /**
  * A progress line of a streamed answer as the event it stands for: a line to show (escaped like Duo's words),
- * or a browser ceremony to open: only an https URL (or http on localhost), escaped, with a numeric deadline.
+ * or a browser ceremony to open: only `https://HOST[:PORT]/ceremony/<43 base64url characters>`, rebuilt from its
+ * parts (nothing else of what a server sends reaches a browser or an opener), with a numeric deadline.
  */
 export function progressFrom(raw: unknown): ProgressEvent {
   const line = raw as { progress: string; ceremony?: { url?: unknown; deadline?: unknown } };
@@ -96,8 +97,8 @@ export function progressFrom(raw: unknown): ProgressEvent {
     } catch {
       u = undefined;
     }
-    if (u && (u.protocol === 'https:' || (u.protocol === 'http:' && u.hostname === 'localhost')) && !u.username && !u.password) {
-      return { kind: 'ceremony', url: u.href, message, deadline: c.deadline };
+    if (u && u.protocol === 'https:' && !u.username && !u.password && !u.search && !u.hash && /^\/ceremony\/[A-Za-z0-9_-]{43}$/.test(u.pathname) && /^[a-z0-9.-]+$/.test(u.hostname)) {
+      return { kind: 'ceremony', url: `https://${u.host}${u.pathname}`, message, deadline: c.deadline };
     }
   }
   return { kind: 'info', message };
@@ -229,8 +230,9 @@ export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
         ExpiresAt: r.ExpiresAt,
         token: r.access_token,
         ...(typeof r.RecoveryCodesLeft === 'number' ? { RecoveryCodesLeft: r.RecoveryCodesLeft } : {}),
-        ...(r.Enrollment ? { Enrollment: r.Enrollment } : {}),
-        ...(r.KeyEnrollment ? { KeyEnrollment: r.KeyEnrollment } : {}),
+        // A server's words, escaped before they reach the terminal.
+        ...(r.Enrollment ? { Enrollment: { ...r.Enrollment, Policy: sanitizeLine(String(r.Enrollment.Policy), 80), How: sanitizeLine(String(r.Enrollment.How), 300), Deadline: sanitizeLine(String(r.Enrollment.Deadline), 40) } } : {}),
+        ...(r.KeyEnrollment ? { KeyEnrollment: { Config: sanitizeLine(String(r.KeyEnrollment.Config), 120), How: sanitizeLine(String(r.KeyEnrollment.How), 300) } } : {}),
       };
     };
     try {

@@ -53,7 +53,7 @@ export interface Route {
   sudo?: (req: Req, caller: Caller) => boolean;
 }
 
-export type StreamCtx = { onProgress?: (e: ProgressEvent) => void; signal: AbortSignal };
+export type StreamCtx = { onProgress?: (e: ProgressEvent) => void; signal: AbortSignal; caller: Caller | undefined };
 
 type Visible = (resource: string) => boolean;
 /** Lists whose children are principals (users, applications) or groups: by their paths. */
@@ -73,10 +73,12 @@ const aboutPrincipal = (items: { Principal: string }[], visible: Visible) => ite
 
 
 const str = (max: number) => ({ type: 'string', maxLength: max });
-const keyUserName = (r: Req) => String(r.body?.user ?? r.query.user ?? '');
-const keyUser = (r: Req) => principalPath('user', keyUserName(r));
+// Each key route names its user in one place only (the body of POST and PUT, the query of GET and DELETE): the
+// guard, the 5-minute check and the handler read the same field.
+const keyUserIn = (where: 'body' | 'query') => (r: Req) => String((where === 'body' ? r.body?.user : r.query.user) ?? '');
+const keyUser = (where: 'body' | 'query') => (r: Req) => principalPath('user', keyUserIn(where)(r));
 /** The caller's own keys (a user session of that user). */
-const ownKeys = (r: Req, c: Caller) => c.type === 'user' && c.name.toLowerCase() === keyUserName(r).toLowerCase();
+const ownKeys = (where: 'body' | 'query') => (r: Req, c: Caller) => c.type === 'user' && c.name.toLowerCase() === keyUserIn(where)(r).toLowerCase();
 const keysOf = (items: { User: string }[], visible: Visible) => items.filter((k) => visible(principalPath('user', k.User)));
 const obj = (properties: Record<string, unknown>, required: string[]) => ({ type: 'object', properties, required, additionalProperties: false });
 const flag = (v: string | undefined) => v === 'true' || v === '1';
@@ -151,16 +153,25 @@ export const ROUTES: Route[] = [
     body: obj({ principal: str(300) }, ['principal']), handle: (s, r) => s.recoveryCodes(String(r.body.principal)) },
   // Security keys: users register their own (the use case refuses anyone else); an administrator with update
   // on the user may rename and delete them, and reads them with read.
-  { method: 'POST', path: '/multi_factor_keys', status: 201, guard: 'token', enrolment: true, sudo: ownKeys,
+  { method: 'POST', path: '/multi_factor_keys', status: 201, guard: 'token', enrolment: true, sudo: ownKeys('body'),
     body: obj({ user: str(200), name: str(200), config: str(200), replace: { type: 'boolean' }, timeout: { type: 'integer', minimum: 5, maximum: 600 }, password: str(4096) }, ['user']),
     handle: () => Promise.resolve(),
-    stream: (s, r, { onProgress, signal }) => s.addKey({ user: String(r.body.user), name: r.body.name as string | undefined, config: r.body.config as string | undefined, replace: r.body.replace === true, timeoutMs: typeof r.body.timeout === 'number' ? r.body.timeout * 1000 : undefined, onProgress, signal }) },
-  { method: 'GET', path: '/multi_factor_keys', guard: { op: 'read', resource: (r) => (r.query.user !== undefined ? keyUser(r) : 'principal/internal/user'), self: (r, c) => r.query.user !== undefined && ownKeys(r, c) }, filter: keysOf,
+    stream: async (s, r, { onProgress, signal, caller }) => {
+      // Switching one's own factor to keys is an administrator's decision, as assign-principal is.
+      if (r.body.replace === true) await s.authorize(caller!, 'update', RESOURCE_MFA);
+      return s.addKey({ user: String(r.body.user), name: r.body.name as string | undefined, config: r.body.config as string | undefined, replace: r.body.replace === true, timeoutMs: typeof r.body.timeout === 'number' ? r.body.timeout * 1000 : undefined, onProgress, signal });
+    } },
+  { method: 'GET', path: '/multi_factor_keys', guard: { op: 'read', resource: (r) => (r.query.user !== undefined ? keyUser('query')(r) : 'principal/internal/user'), self: (r, c) => r.query.user !== undefined && ownKeys('query')(r, c) }, filter: keysOf,
     handle: (s, r) => s.listKeys(r.query.user) },
-  { method: 'PUT', path: '/multi_factor_keys/:id', guard: { op: 'update', resource: keyUser, self: ownKeys, touchesRoot: (r) => isRootName(r.body?.user) }, sudo: ownKeys,
+  { method: 'PUT', path: '/multi_factor_keys/:id', guard: { op: 'update', resource: keyUser('body'), self: ownKeys('body'), touchesRoot: (r) => isRootName(r.body?.user) }, sudo: ownKeys('body'),
     body: obj({ user: str(200), name: str(200), password: str(4096) }, ['user', 'name']), handle: (s, r) => s.renameKey(String(r.body.user), r.params.id!, String(r.body.name)) },
-  { method: 'DELETE', path: '/multi_factor_keys/:id', guard: { op: 'update', resource: keyUser, self: ownKeys, touchesRoot: (r) => isRootName(r.query.user) }, sudo: ownKeys,
-    handle: (s, r) => s.deleteKey(r.query.user ?? '', r.params.id!) },
+  { method: 'DELETE', path: '/multi_factor_keys/:id', guard: { op: 'update', resource: keyUser('query'), self: ownKeys('query'), touchesRoot: (r) => isRootName(r.query.user) }, sudo: ownKeys('query'),
+    handle: (s, r) => {
+      // A body is optional here (the password, for an older session), and holds nothing else.
+      const b = r.body as unknown;
+      if (b !== undefined && b !== null && (typeof b !== 'object' || Array.isArray(b) || Object.keys(b).some((k) => k !== 'password'))) throw new SsrunError('USAGE', 'body: DELETE /multi_factor_keys/KEYID takes at most {"password"}; the user goes in ?user=');
+      return s.deleteKey(r.query.user ?? '', r.params.id!);
+    } },
   { method: 'DELETE', path: '/multi_factor_assignments', guard: { ...mfa('update'), touchesRoot: (r) => isRootPath(r.query.principal) }, handle: (s, r) => s.removePrincipal(r.query.principal ?? '') },
 
   ...principalRoutes('user', '/users'),

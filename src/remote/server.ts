@@ -222,7 +222,7 @@ async function handle(route: Route, r: Req, reply: FastifyReply, { serviceFor, c
   if (route.login) return login(ssrun, route.login, r, reply, shutdown);
   if (route.stream) {
     void reply.code(route.status ?? 200);
-    return streamed(r, reply, shutdown, (ctx) => route.stream!(ssrun, r, ctx), (e) => asSsrunError(e).e);
+    return streamed(r, reply, shutdown, (ctx) => route.stream!(ssrun, r, { ...ctx, caller }), (e) => asSsrunError(e).e);
   }
   let result = await route.handle(ssrun, r, caller);
   if (route.filter && caller && !caller.isRoot) result = route.filter(result as never, await ssrun.visible(caller));

@@ -6,7 +6,7 @@ import type { H, Ops } from './pg-ops.js';
 import { KEY_SELECT, toKey, type KeyRow } from './rows.js';
 
 export function keyOps(h: H) {
-  const { q, all, changed } = h;
+  const { q, all, changed, raiseEpoch } = h;
   return {
     listKeys: async (principalId) => {
       const rows = principalId === undefined
@@ -19,7 +19,11 @@ export function keyOps(h: H) {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
         [k.id, k.principalId, k.name, k.publicKey, k.counter, JSON.stringify(k.transports), k.deviceType, k.backedUp ? 1 : 0, k.aaguid, k.rpId, k.createdAt, k.lastUsedAt])),
     renameKey: async (principalId, keyId, name) => (await changed(`UPDATE factor_keys SET name = $1 WHERE principal_id = $2 AND id = $3`, [name, principalId, keyId])) === 1,
-    deleteKey: async (principalId, keyId) => (await changed(`DELETE FROM factor_keys WHERE principal_id = $1 AND id = $2`, [principalId, keyId])) === 1,
+    deleteKey: async (principalId, keyId, at) => {
+      if ((await changed(`DELETE FROM factor_keys WHERE principal_id = $1 AND id = $2`, [principalId, keyId])) !== 1) return false;
+      await raiseEpoch(principalId, at);
+      return true;
+    },
     useKey: async (principalId, keyId, counter, at) =>
       (await changed(`UPDATE factor_keys SET counter = $1, last_used_at = $2 WHERE principal_id = $3 AND id = $4 AND (counter < $1 OR (counter = 0 AND $1 = 0))`, [counter, at, principalId, keyId])) === 1,
   } satisfies Ops;

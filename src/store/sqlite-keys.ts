@@ -8,7 +8,7 @@ import type { SyncOps } from './sqlite-ops.js';
 
 type Stmt = (sql: string) => DatabaseConstructor.Statement;
 
-export function keyOps(stmt: Stmt) {
+export function keyOps(stmt: Stmt, raiseEpoch: (principalId: string, at: string) => void) {
   return {
     listKeys: (principalId) => {
       const rows = (principalId === undefined
@@ -27,7 +27,11 @@ export function keyOps(stmt: Stmt) {
       }
     },
     renameKey: (principalId, keyId, name) => stmt(`UPDATE factor_keys SET name = ? WHERE principal_id = ? AND id = ?`).run(name, principalId, keyId).changes === 1,
-    deleteKey: (principalId, keyId) => stmt(`DELETE FROM factor_keys WHERE principal_id = ? AND id = ?`).run(principalId, keyId).changes === 1,
+    deleteKey: (principalId, keyId, at) => {
+      if (stmt(`DELETE FROM factor_keys WHERE principal_id = ? AND id = ?`).run(principalId, keyId).changes !== 1) return false;
+      raiseEpoch(principalId, at);
+      return true;
+    },
     useKey: (principalId, keyId, counter, at) =>
       stmt(`UPDATE factor_keys SET counter = ?, last_used_at = ? WHERE principal_id = ? AND id = ? AND (counter < ? OR (counter = 0 AND ? = 0))`)
         .run(counter, at, principalId, keyId, counter, counter).changes === 1,

@@ -310,5 +310,5 @@ function throttleOps({ stmt }: Rows) {
 /** The store's operations, synchronous (better-sqlite3); serialized.ts makes them the async port. */
 export function sqliteOps(db: Database, dataKey: Buffer): SyncOps {
   const r = rows(db, dataKey);
-  return { ...configOps(r), ...principalOps(r), ...throttleOps(r), ...assignmentOps(r), ...keyOps(r.stmt), ...sessionOps(r), ...groupOps(r) };
+  return { ...configOps(r), ...principalOps(r), ...throttleOps(r), ...assignmentOps(r), ...keyOps(r.stmt, r.raiseEpoch), ...sessionOps(r), ...groupOps(r) };
 }

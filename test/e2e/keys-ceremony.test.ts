@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasChromium } from '../helpers/browser.js';
-import { BIN, currentBackend, expectNoSecretsLeaked, expectRefused, isRemote, json, ok, secret, ssrun, tempHome, usePublicUrl } from '../helpers/cli.js';
+import { http } from '../remote/remote-helpers.js';
+import { BIN, currentBackend, expectNoSecretsLeaked, expectRefused, isRemote, json, ok, secret, serverOf, ssrun, tempHome, usePublicUrl } from '../helpers/cli.js';
 import { startServer, testTls } from '../helpers/server.js';
-import { createUser, expectCeremonyRefused, ISO, passwordSession, raw, startCeremony, startKeys, type Keys } from './keys-kit.js';
+import { createUser, expectCeremonyRefused, ISO, keysOf, passwordSession, raw, startCeremony, startKeys, type Keys } from './keys-kit.js';
 
 usePublicUrl();
 
@@ -72,15 +73,26 @@ describe(`the ceremony page (${currentBackend()})`, () => {
     Object.assign(gina, isRemote() ? await passwordSession(home, 'gina', PW) : {});
   });
 
-  it.skipIf(!hasChromium)('a reused URL is gone (410); a post from another origin is refused (403) and the ceremony still waits', async () => {
+  it.skipIf(!hasChromium)('a reused URL is gone (410), and the ceremony fails closed: two browsers had it', async () => {
     const c = await add();
-    const origin = new URL(c.url).origin;
     const page = await raw(c.url);
     expect(page.status).toBe(200);
     const challenge = /"challenge":"([A-Za-z0-9_-]{16,})"/.exec(page.body)?.[1];
     expect(challenge).toBeDefined();
     secret(challenge!);
     expect(await raw(c.url)).toEqual({ status: 410, body: 'this ceremony page was already used\n' });
+    expectCeremonyRefused({ r: await c.done, url: c.url }, 5, 'KEY_REJECTED', 'the ceremony page was opened twice (someone else may have its URL): nothing was accepted; start again');
+    await expectGone(c.url);
+    expect(json(ok(await ssrun(['mfa', 'key', 'get', '-u', 'gina'], { home })))).toEqual([]);
+  });
+
+  it.skipIf(!hasChromium)('a post from another origin is refused (403) and the ceremony still waits', async () => {
+    const c = await add();
+    const origin = new URL(c.url).origin;
+    const page = await raw(c.url);
+    expect(page.status).toBe(200);
+    const challenge = /"challenge":"([A-Za-z0-9_-]{16,})"/.exec(page.body)?.[1];
+    if (challenge) secret(challenge);
     const post = (from: string | undefined, body = '{"refused":"NotAllowedError: test"}', contentType = 'application/json') => raw(c.url, { method: 'POST', origin: from, contentType, body });
     const foreign = 'the request does not come from the ceremony page\n';
     expect(await post('https://evil.example')).toEqual({ status: 403, body: foreign });
@@ -150,6 +162,41 @@ describe.runIf(isRemote())(`over a server (${currentBackend()})`, () => {
     expectRefused(await ssrun(['mfa', 'key', 'rename', '-u', 'gina', '--id', 'AAAAAAAAAAAAAAAAAAAAAA', '-n', 'x'], { home, env: ivan }), 9, 'FORBIDDEN');
     expectRefused(await ssrun(['mfa', 'key', 'delete', '-u', 'gina', '--id', 'AAAAAAAAAAAAAAAAAAAAAA'], { home, env: ivan }), 9, 'FORBIDDEN');
     expect(ok(await ssrun(['mfa', 'key', 'get', '-u', 'ivan'], { home, env: ivan })).stdout).toBe('[]\n');
+  });
+
+  it('the server\'s page says who asked for it and waits for a click before it uses the key', async () => {
+    // A fresh login (a change of one's own keys needs one less than 5 minutes old).
+    Object.assign(gina, await passwordSession(home, 'gina', PW));
+    const run = await startCeremony(k!, ['mfa', 'key', 'add', '-u', 'gina', '-n', 'clicked', '--timeout', '30'], { home, env: gina });
+    await k!.browser.goto(run.url);
+    expect(await k!.browser.page.textContent('#context')).toMatch(/^Only continue if you started this yourself, just now: asked for by a command line at 127\.0\.0\.1 on \d{4}-\d\d-\d\d \d\d:\d\d UTC\. A link someone sent you is not a reason to touch your key\.$/);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await k!.browser.page.getAttribute('#status', 'data-state')).toBe('waiting');
+    await k!.browser.page.click('#start');
+    await k!.browser.page.locator('#status[data-state="done"]').waitFor({ timeout: 20_000 });
+    expect(json(ok(await run.done))).toMatchObject({ User: 'gina', Name: 'clicked' });
+  });
+
+  it("a request naming another user in the body and itself in the query (or the reverse) cannot touch gina's keys", async () => {
+    const before = await keysOf(home, 'gina');
+    expect(before.length).toBeGreaterThan(0);
+    const id = before[0].KeyId as string;
+    const server = await serverOf(home);
+    const { readFileSync } = await import('node:fs');
+    const ca = readFileSync((await testTls()).caFile, 'utf8');
+    const token = (await passwordSession(home, 'ivan', PW)).SSRUN_TOKEN!;
+    // DELETE reads its user from the query only: a body naming ivan does not make it ivan's own request.
+    const del = await http(server.url, 'DELETE', `/multi_factor_keys/${id}?user=gina`, { token, ca, body: { user: 'ivan', password: PW } });
+    expect([del.status, del.body?.error?.code]).toEqual([403, 'FORBIDDEN']);
+    // Its own, with a body naming anyone: refused as a malformed request (the body holds the password only).
+    const own = await http(server.url, 'DELETE', `/multi_factor_keys/${id}?user=ivan`, { token, ca, body: { user: 'gina' } });
+    expect([own.status, own.body?.error?.code]).toEqual([400, 'USAGE']);
+    const del2 = await http(server.url, 'DELETE', `/multi_factor_keys/${id}?user=gina`, { token, ca });
+    expect([del2.status, del2.body?.error?.code]).toEqual([403, 'FORBIDDEN']);
+    // PUT reads its user from the body only.
+    const put = await http(server.url, 'PUT', `/multi_factor_keys/${id}?user=ivan`, { token, ca, body: { user: 'gina', name: 'owned' } });
+    expect([put.status, put.body?.error?.code]).toEqual([403, 'FORBIDDEN']);
+    expect(await keysOf(home, 'gina')).toEqual(before);
   });
 });
 

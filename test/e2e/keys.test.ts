@@ -126,7 +126,10 @@ describe.skipIf(!hasChromium)(`security keys (${currentBackend()})`, () => {
     const del = async (id: string) => json(ok(await ssrun(['mfa', 'key', 'delete', '-u', 'bob', '--id', id], { home, env: bob })));
     expect(await del(first.KeyId)).toEqual({ User: 'bob', KeyId: first.KeyId, Deleted: true, AssignmentRemoved: false });
     expect(json(ok(await ssrun(['user', 'get', '-n', 'bob', '-v'], { home }))).Mfa).toMatchObject({ Config: 'webauthn' });
-    expect(await del(second.KeyId)).toEqual({ User: 'bob', KeyId: second.KeyId, Deleted: true, AssignmentRemoved: true });
+    // A deleted key ends bob's sessions (one made with a lost key ends with it): the rest is an administrator's.
+    if (isRemote()) expectRefused(await ssrun(['whoami'], { home, env: bob }), 5, 'SESSION_EXPIRED');
+    const byAdmin = json(ok(await ssrun(['mfa', 'key', 'delete', '-u', 'bob', '--id', second.KeyId], { home })));
+    expect(byAdmin).toEqual({ User: 'bob', KeyId: second.KeyId, Deleted: true, AssignmentRemoved: true });
     expect(await keysOf(home, 'bob')).toEqual([]);
     expect(json(ok(await ssrun(['user', 'get', '-n', 'bob', '-v'], { home }))).Mfa).toBeNull();
     expectRefused(await ssrun(['mfa', 'key', 'delete', '-u', 'bob', '--id', first.KeyId], { home }), 3, 'KEY_NOT_FOUND');
@@ -176,6 +179,12 @@ describe.skipIf(!hasChromium)(`who may have keys (${currentBackend()})`, () => {
     const calls = k.hook.calls().length;
     expectRefused(await ssrun(['mfa', 'key', 'add', '-u', 'dave'], { home, env: { ...k.hook.env, ...dave } }), 4, 'OTHER_FACTOR_ASSIGNED', 'principal/internal/user/dave uses "totp" (totp); pass --replace to switch to security keys ("webauthn")');
     expect(k.hook.calls()).toHaveLength(calls);
+    if (isRemote()) {
+      // Over a server, switching one's own factor is an administrator's decision, as assign-principal is.
+      expectRefused(await ssrun(['mfa', 'key', 'add', '-u', 'dave', '--replace'], { home, env: { ...k.hook.env, ...dave } }), 9, 'FORBIDDEN', 'may not update system/multi_factor');
+      expect(k.hook.calls()).toHaveLength(calls);
+      ok(await ssrun(['authorization', 'create', '-p', user('dave'), '-o', 'update', '-a', 'allow', 'system/multi_factor'], { home }));
+    }
     const out = await addKey(k, home, 'dave', ['--replace'], dave);
     expect(out).toMatchObject({ User: 'dave', Name: 'Security key 1', Config: 'webauthn', Replaced: 'totp' });
     expect(json(ok(await ssrun(['user', 'get', '-n', 'dave', '-v'], { home }))).Mfa).toMatchObject({ Config: 'webauthn', Type: 'webauthn' });

@@ -29,7 +29,7 @@ export interface PageOutcome {
 }
 
 export interface TestBrowser {
-  /** Opens the URL and waits until the page says it is done, or shows an error. */
+  /** Opens the URL (pressing the button where the page asks for it, as a user would) and waits until the page says it is done, or shows an error. */
   open(url: string, timeoutMs?: number): Promise<PageOutcome>;
   /** Opens the URL and returns without waiting (for tests that drive the page themselves). */
   goto(url: string): Promise<void>;
@@ -92,6 +92,8 @@ export async function launchBrowser(opts: { authenticator?: boolean } = {}): Pro
     page,
     async open(url, timeoutMs = 30_000) {
       await page.goto(url);
+      // A server's page says who asked for the ceremony and waits for the user's click.
+      if (await page.locator('#context').count()) await page.click('#start');
       return outcome(page, timeoutMs);
     },
     async goto(url) {

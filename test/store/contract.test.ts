@@ -78,7 +78,7 @@ for (const adapter of adapters) {
       expect([u.Options.SecretKey, u.updatedAt, u.createdAt]).toEqual(['sk-two', at(5), at()]);
       await s.insertConfig(duo('alpha'), at());
       expect((await s.listConfigs()).map((x) => x.Name)).toEqual(['alpha', 'Corp', 'totp', 'webauthn']);
-      expect((await s.configTypes()).sort((a, b) => a.name.localeCompare(b.name))).toEqual([{ name: 'alpha', type: 'duo' }, { name: 'Corp', type: 'duo' }, { name: 'totp', type: 'totp' }]);
+      expect((await s.configTypes()).sort((a, b) => a.name.localeCompare(b.name))).toEqual([{ name: 'alpha', type: 'duo' }, { name: 'Corp', type: 'duo' }, { name: 'totp', type: 'totp' }, { name: 'webauthn', type: 'webauthn' }]);
       expect(await codeOf(s.updateConfig('ghost', duo('ghost'), at()))).toBe('CONFIG_NOT_FOUND');
       await s.deleteConfig('ALPHA');
       expect(await s.getConfig('alpha')).toBeUndefined();
@@ -304,10 +304,14 @@ for (const adapter of adapters) {
       expect(after.map((k) => [k.name, k.counter, k.lastUsedAt])).toEqual([['YubiKey 5C', 6, at(3)], ['key k2', 0, at(5)]]);
       // Another principal's key is not reachable by id alone.
       const q = await s.insertPrincipal('user', 'otherholder', null, at());
-      expect(await s.deleteKey(q.id, 'k1')).toBe(false);
+      expect(await s.deleteKey(q.id, 'k1', at(6))).toBe(false);
       expect(await s.useKey(q.id, 'k1', 99, at(6))).toBe(false);
-      expect(await s.deleteKey(p.id, 'k1')).toBe(true);
-      expect(await s.deleteKey(p.id, 'k1')).toBe(false);
+      const epoch = (await s.getPrincipalById(p.id))!.epoch;
+      expect(await s.deleteKey(p.id, 'k1', at(6))).toBe(true);
+      // A deleted key ends the principal's sessions (one made with it may be in a thief's hands).
+      expect((await s.getPrincipalById(p.id))!.epoch).toBe(epoch + 1);
+      expect(await s.deleteKey(p.id, 'k1', at(6))).toBe(false);
+      expect((await s.getPrincipalById(p.id))!.epoch).toBe(epoch + 1);
       // Keys belong to the assignment: a new one, or none, and they go.
       await s.assign(p.id, 'totp', 'keyholder', at(7), { secret: 'JBSWY3DPEHPK3PXP', pending: false });
       expect(await s.listKeys(p.id)).toEqual([]);

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, expectNoSecretsLeaked, json, secret, ssrun, tempHome } from '../helpers/cli.js';
 
 const BUILTIN_TOTP = { Type: 'totp', Name: 'totp', Options: { Issuer: 'ssrun', Digits: 6, Period: 30, Algorithm: 'SHA1', Skew: 1 } };
+const BUILTIN_WEBAUTHN = { Type: 'webauthn', Name: 'webauthn', Options: { RpName: 'ssrun', UserVerification: 'required' } };
 import { dbPath, duoConfig, expectOneLineError, randomSecret, raw, snapshot, sqlite } from './util.js';
 
 afterAll(() => expectNoSecretsLeaked());
@@ -132,7 +133,7 @@ async function ssrunUnprivileged(args: string[], home: string, input = '') {
 async function expectIntact(home: string, secretKey: string) {
   const got = await ssrun(['mfa', 'get', '--show-secrets'], { home, revealsSecrets: true });
   expect(got.exitCode).toBe(0);
-  expect(json(got)).toEqual([{ Type: 'duo', Name: 'Kept', Options: { IntegrationKey: 'DIXXXXXXXXXXXXXXXXXX', SecretKey: secretKey, Host: 'api-12345678.duosecurity.com' } }, BUILTIN_TOTP]);
+  expect(json(got)).toEqual([{ Type: 'duo', Name: 'Kept', Options: { IntegrationKey: 'DIXXXXXXXXXXXXXXXXXX', SecretKey: secretKey, Host: 'api-12345678.duosecurity.com' } }, BUILTIN_TOTP, BUILTIN_WEBAUTHN]);
   const db = raw(home, { readonly: true });
   expect(db.pragma('integrity_check')).toEqual([{ integrity_check: 'ok' }]);
   db.close();
@@ -253,7 +254,7 @@ describe('S4: a full disk', () => {
 
     const after = steps.get('get-after')!;
     expect(after.exitCode).toBe(0);
-    expect(JSON.parse(after.stdout)).toEqual([{ Type: 'duo', Name: 'Kept', Options: { IntegrationKey: 'DIXXXXXXXXXXXXXXXXXX', SecretKey: secretKey, Host: 'api-12345678.duosecurity.com' } }, BUILTIN_TOTP]);
+    expect(JSON.parse(after.stdout)).toEqual([{ Type: 'duo', Name: 'Kept', Options: { IntegrationKey: 'DIXXXXXXXXXXXXXXXXXX', SecretKey: secretKey, Host: 'api-12345678.duosecurity.com' } }, BUILTIN_TOTP, BUILTIN_WEBAUTHN]);
     for (const s of [almost, full]) expect(s.stderr + s.stdout).not.toContain(secretKey);
   });
 });

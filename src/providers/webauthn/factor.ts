@@ -42,6 +42,7 @@ async function register(req: RegisterRequest): Promise<NewKey> {
   const { answer, challenge } = await ceremony(needCeremony(req.ceremony), {
     kind: 'register',
     title: `Register a security key for ${req.principal.name}`,
+    subject: req.principal.path,
     deadline: req.deadline,
     signal: req.signal,
     onProgress: req.onProgress,
@@ -62,6 +63,7 @@ async function verify(req: VerifyRequest) {
   const { answer, challenge } = await ceremony(c, {
     kind: 'authenticate',
     title: `Log in as ${req.principal.name}`,
+    subject: req.principal.path,
     deadline: req.deadline,
     signal: req.signal,
     onProgress: req.onProgress,
