@@ -10,6 +10,8 @@ import { chromium, type BrowserContext, type CDPSession, type Page } from 'playw
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
+// CI installs it (.ci/run): there, a missing browser is a failure, not a skipped suite.
+if (!hasChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium for the security-key tests`);
 
 /** A credential as CDP's WebAuthn domain gives and takes it (ids and keys in base64). */
 export interface VirtualCredential {
