@@ -5,7 +5,7 @@
 import { SsrunError } from '../core/errors.js';
 import { principalPath, type Authorization, type ConfigType, type Effect, type Operation, type Principal, type PrincipalType, type StoredConfig } from '../core/model.js';
 import type { ConfigRecord } from '../core/ports.js';
-import { open, seal } from './cipher.js';
+import { keyId, open, seal } from './cipher.js';
 
 export interface ConfigRow { id: string; name: string; type: ConfigType; options: string; secrets: string; created_at: string; updated_at: string }
 export interface AuthzRow { type: PrincipalType; name: string; operation: Operation; effect: Effect; resource: string; created_at: string }
@@ -42,18 +42,20 @@ const secretAad = (id: string) => `mfa_configs:${id}:secrets`;
 const factorSecretAad = (principalId: string) => `assignments:${principalId}:secret`;
 
 export function sealing(dataKey: Buffer) {
+  // The data key's id, once: every secret of a listing is opened with it.
+  const id = keyId(dataKey);
   return {
     /** A configuration's options in clear, and its provider's secret options sealed. */
-    splitOptions(config: ConfigRecord, id: string) {
+    splitOptions(config: ConfigRecord, rowId: string) {
       const clear: Record<string, unknown> = {};
       const secret: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(config.Options)) (config.secretKeys.includes(k) ? secret : clear)[k] = v;
-      return { options: JSON.stringify(clear), secrets: seal(dataKey, Buffer.from(JSON.stringify(secret), 'utf8'), secretAad(id)) };
+      return { options: JSON.stringify(clear), secrets: seal(dataKey, Buffer.from(JSON.stringify(secret), 'utf8'), secretAad(rowId), id) };
     },
     toConfig(row: ConfigRow): StoredConfig {
       let secret: Record<string, string>;
       try {
-        secret = JSON.parse(open(dataKey, row.secrets, secretAad(row.id)).toString('utf8')) as Record<string, string>;
+        secret = JSON.parse(open(dataKey, row.secrets, secretAad(row.id), id).toString('utf8')) as Record<string, string>;
       } catch (e) {
         if (!(e instanceof SsrunError)) throw e;
         throw new SsrunError('SECRET_UNDECRYPTABLE', `the secrets of MFA configuration ${JSON.stringify(row.name)} cannot be decrypted (${e.message.replace(/^.*: /, '')}); restore the store from a backup, or delete the configuration and create it again`);
@@ -61,11 +63,11 @@ export function sealing(dataKey: Buffer) {
       const options = { ...(JSON.parse(row.options) as Record<string, unknown>), ...secret };
       return { id: row.id, Type: row.type, Name: row.name, Options: options, createdAt: row.created_at, updatedAt: row.updated_at };
     },
-    sealFactorSecret: (principalId: string, secret: string | null | undefined) => (secret ? seal(dataKey, Buffer.from(secret, 'utf8'), factorSecretAad(principalId)) : null),
+    sealFactorSecret: (principalId: string, secret: string | null | undefined) => (secret ? seal(dataKey, Buffer.from(secret, 'utf8'), factorSecretAad(principalId), id) : null),
     openFactorSecret(principalId: string, sealed: string | null): string | null {
       if (!sealed) return null;
       try {
-        return open(dataKey, sealed, factorSecretAad(principalId)).toString('utf8');
+        return open(dataKey, sealed, factorSecretAad(principalId), id).toString('utf8');
       } catch (e) {
         if (!(e instanceof SsrunError)) throw e;
         throw new SsrunError('SECRET_UNDECRYPTABLE', `the factor secret of this principal cannot be decrypted; assign its configuration again to enrol anew`);
