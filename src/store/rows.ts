@@ -41,9 +41,27 @@ const secretAad = (id: string) => `mfa_configs:${id}:secrets`;
 // The AAD of an assignment's secret (the name predates other factors: TOTP seeds are sealed under it).
 const factorSecretAad = (principalId: string) => `assignments:${principalId}:secret`;
 
+/** How many opened configuration secrets a store keeps (see openSecrets). */
+const OPENED_KEPT = 2048;
+
 export function sealing(dataKey: Buffer) {
   // The data key's id, once: every secret of a listing is opened with it.
   const id = keyId(dataKey);
+  // Configuration secrets already opened, by their sealed text and binding: the same bytes under the same key
+  // and binding open to the same plaintext, so a read of an unchanged row (every GET /multi_factor of a server)
+  // skips AES-GCM. A changed, tampered or moved ciphertext is another entry, opened and authenticated afresh.
+  // (The process holds the data key that opens them all anyway.)
+  const opened = new Map<string, string>();
+  const openSecrets = (sealed: string, aad: string): string => {
+    const k = `${aad}\n${sealed}`;
+    let text = opened.get(k);
+    if (text === undefined) {
+      text = open(dataKey, sealed, aad, id).toString('utf8');
+      if (opened.size >= OPENED_KEPT) opened.delete(opened.keys().next().value!);
+      opened.set(k, text);
+    }
+    return text;
+  };
   return {
     /** A configuration's options in clear, and its provider's secret options sealed. */
     splitOptions(config: ConfigRecord, rowId: string) {
@@ -55,7 +73,7 @@ export function sealing(dataKey: Buffer) {
     toConfig(row: ConfigRow): StoredConfig {
       let secret: Record<string, string>;
       try {
-        secret = JSON.parse(open(dataKey, row.secrets, secretAad(row.id), id).toString('utf8')) as Record<string, string>;
+        secret = JSON.parse(openSecrets(row.secrets, secretAad(row.id))) as Record<string, string>;
       } catch (e) {
         if (!(e instanceof SsrunError)) throw e;
         throw new SsrunError('SECRET_UNDECRYPTABLE', `the secrets of MFA configuration ${JSON.stringify(row.name)} cannot be decrypted (${e.message.replace(/^.*: /, '')}); restore the store from a backup, or delete the configuration and create it again`);
