@@ -5,7 +5,7 @@
 import { SsrunError } from '../core/errors.js';
 import { principalPath, type Authorization, type ConfigType, type Effect, type Operation, type Principal, type PrincipalType, type StoredConfig } from '../core/model.js';
 import type { ConfigRecord } from '../core/ports.js';
-import { keyId, open, seal } from './cipher.js';
+import { keyId, open, openText, seal } from './cipher.js';
 
 export interface ConfigRow { id: string; name: string; type: ConfigType; options: string; secrets: string; created_at: string; updated_at: string }
 export interface AuthzRow { type: PrincipalType; name: string; operation: Operation; effect: Effect; resource: string; created_at: string }
@@ -56,7 +56,7 @@ export function sealing(dataKey: Buffer) {
     const k = `${aad}\n${sealed}`;
     let text = opened.get(k);
     if (text === undefined) {
-      text = open(dataKey, sealed, aad, id).toString('utf8');
+      text = openText(dataKey, sealed, aad, id);
       if (opened.size >= OPENED_KEPT) opened.delete(opened.keys().next().value!);
       opened.set(k, text);
     }
