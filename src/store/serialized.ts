@@ -119,7 +119,12 @@ async function runGroup(c: Conn, group: Job[]): Promise<void> {
 }
 
 export function serialized(db: Database, ops: SyncOps, path: string): Store {
+  // Held from the moment a write is queued (reads issued after it wait for it) until its group has ended.
   let active: Promise<void> | undefined;
+  let release: (() => void) | undefined;
+  const hold = () => {
+    if (!active) active = new Promise<void>((resolve) => (release = resolve));
+  };
   const queue: Job[] = [];
   let draining = false;
 
@@ -148,17 +153,17 @@ export function serialized(db: Database, ops: SyncOps, path: string): Store {
   const conn: Conn = { db, path, bind, run };
 
   async function drain(): Promise<void> {
-    draining = true;
     try {
       while (queue.length) {
         const group = queue.splice(0, MAX_GROUP);
-        let release!: () => void;
-        active = new Promise<void>((resolve) => (release = resolve));
+        hold();
         try {
           await runGroup(conn, group);
         } finally {
+          const ended = release;
           active = undefined;
-          release();
+          release = undefined;
+          ended?.();
         }
         // The reads that waited for this group, and requests that arrived meanwhile, run before the next one.
         if (queue.length) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -171,7 +176,12 @@ export function serialized(db: Database, ops: SyncOps, path: string): Store {
   function write<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!draining) void drain();
+      hold();
+      // Once the I/O callbacks of this turn of the event loop have run: the writers they started form one group.
+      if (!draining) {
+        draining = true;
+        setImmediate(() => void drain());
+      }
     });
   }
 
