@@ -154,6 +154,7 @@ export async function serverBench({ scratch, seconds = Number(process.env.BENCH_
 
     // Figure 3: the authenticated read, then a bare fastify route answering the same JSON, one after the other.
     const answer = await expectCall(base, 'GET', '/multi_factor', 200, { token });
+    const setupRss = peakRssMb(server.pid);
     await run('GET /multi_factor (10 configs, root token)', { url: `${base}${API}/multi_factor`, headers: { authorization: `Bearer ${token}` } });
     const serveRss = peakRssMb(server.pid);
     const bodyFile = join(scratch, 'bare-body.json');
@@ -174,21 +175,21 @@ export async function serverBench({ scratch, seconds = Number(process.env.BENCH_
     });
     const internal = server.stderr().match(/internal error.*/g);
     const duoUsers = new Set(fake.requests.map((q) => q.identity).filter(Boolean)).size;
-    return { rows, seconds, connections, serveRss, duoRequests: fake.requests.length, duoUsers, internalErrors: internal ?? [] };
+    return { rows, seconds, connections, serveRss, setupRss, duoRequests: fake.requests.length, duoUsers, internalErrors: internal ?? [] };
   } finally {
     await server?.stop();
     await fake.close();
   }
 }
 
-export function printServerBench({ rows, seconds, connections, serveRss, duoRequests, duoUsers, internalErrors }, indent = '   ') {
+export function printServerBench({ rows, seconds, connections, serveRss, setupRss, duoRequests, duoUsers, internalErrors }, indent = '   ') {
   const num = (v, d = 0) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
   const head = `${'workload'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'answers'.padStart(8)} ${'non-2xx'.padStart(8)} ${'errors'.padStart(7)}`;
   const lines = [head, ...rows.map((r) => `${r.label.padEnd(44)} ${num(r.rps, 1).padStart(8)} ${num(r.p50).padStart(8)} ${num(r.p99).padStart(8)} ${String(r.total).padStart(8)} ${String(r.non2xx).padStart(8)} ${String(r.errors).padStart(7)}`)];
   console.log(`3. ssrun serve, HTTP on 127.0.0.1, ${connections} connections, ${seconds} s each, rate limits raised (autocannon)`);
   for (const l of lines) console.log(`${indent}${l}`);
   const [read, bare] = rows;
-  console.log(`${indent}reads / bare route: ${num(read.rps / bare.rps, 2)} (target >= 0.25)   p99 / bare p99: ${num(read.p99 / bare.p99, 2)} (target <= 4)   peak RSS of serve after the reads: ${num(serveRss, 1)} MB (6.)`);
+  console.log(`${indent}reads / bare route: ${num(read.rps / bare.rps, 2)} (target >= 0.25)   p99 / bare p99: ${num(read.p99 / bare.p99, 2)} (target <= 4)   6. peak RSS of serve: ${num(serveRss, 1)} MB after the reads, ${num(setupRss, 1)} MB before them (set-up: root's login, a 128 MiB scrypt)`);
   for (const r of rows) if (r.non2xx || r.errors) console.log(`${indent}! ${r.label}: status codes ${JSON.stringify(r.codes)}, ${r.errors} errors (${r.timeouts} timeouts)`);
   console.log(`${indent}(the fake Duo answered ${duoRequests} requests about ${duoUsers} Duo users; a login's cost is mostly its scrypt password check)`);
   for (const e of internalErrors) console.log(`${indent}! server: ${e}`);
