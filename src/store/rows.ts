@@ -41,26 +41,27 @@ const secretAad = (id: string) => `mfa_configs:${id}:secrets`;
 // The AAD of an assignment's secret (the name predates other factors: TOTP seeds are sealed under it).
 const factorSecretAad = (principalId: string) => `assignments:${principalId}:secret`;
 
-/** How many opened configuration secrets a store keeps (see openSecrets). */
-const OPENED_KEPT = 2048;
+/** How many read configurations a store keeps (see `decoded` below). */
+const CONFIGS_KEPT = 2048;
 
 export function sealing(dataKey: Buffer) {
   // The data key's id, once: every secret of a listing is opened with it.
   const id = keyId(dataKey);
-  // Configuration secrets already opened, by their sealed text and binding: the same bytes under the same key
-  // and binding open to the same plaintext, so a read of an unchanged row (every GET /multi_factor of a server)
-  // skips AES-GCM. A changed, tampered or moved ciphertext is another entry, opened and authenticated afresh.
-  // (The process holds the data key that opens them all anyway.)
-  const opened = new Map<string, string>();
-  const openSecrets = (sealed: string, aad: string): string => {
-    const k = `${aad}\n${sealed}`;
-    let text = opened.get(k);
-    if (text === undefined) {
-      text = openText(dataKey, sealed, aad, id);
-      if (opened.size >= OPENED_KEPT) opened.delete(opened.keys().next().value!);
-      opened.set(k, text);
+  // Configurations already read, by their whole row (every column, the sealed secrets and their binding
+  // included): the same bytes under the same key open to the same configuration, so a read of an unchanged row
+  // (every GET /multi_factor of a server) skips AES-GCM and JSON. A changed, tampered or moved ciphertext is
+  // another entry, opened and authenticated afresh. (The process holds the data key that opens them all anyway.)
+  const decoded = new Map<string, StoredConfig>();
+  const decode = (row: ConfigRow): StoredConfig => {
+    let secret: Record<string, string>;
+    try {
+      secret = JSON.parse(openText(dataKey, row.secrets, secretAad(row.id), id)) as Record<string, string>;
+    } catch (e) {
+      if (!(e instanceof SsrunError)) throw e;
+      throw new SsrunError('SECRET_UNDECRYPTABLE', `the secrets of MFA configuration ${JSON.stringify(row.name)} cannot be decrypted (${e.message.replace(/^.*: /, '')}); restore the store from a backup, or delete the configuration and create it again`);
     }
-    return text;
+    const options = { ...(JSON.parse(row.options) as Record<string, unknown>), ...secret };
+    return { id: row.id, Type: row.type, Name: row.name, Options: options, createdAt: row.created_at, updatedAt: row.updated_at };
   };
   return {
     /** A configuration's options in clear, and its provider's secret options sealed. */
@@ -71,15 +72,15 @@ export function sealing(dataKey: Buffer) {
       return { options: JSON.stringify(clear), secrets: seal(dataKey, Buffer.from(JSON.stringify(secret), 'utf8'), secretAad(rowId), id) };
     },
     toConfig(row: ConfigRow): StoredConfig {
-      let secret: Record<string, string>;
-      try {
-        secret = JSON.parse(openSecrets(row.secrets, secretAad(row.id))) as Record<string, string>;
-      } catch (e) {
-        if (!(e instanceof SsrunError)) throw e;
-        throw new SsrunError('SECRET_UNDECRYPTABLE', `the secrets of MFA configuration ${JSON.stringify(row.name)} cannot be decrypted (${e.message.replace(/^.*: /, '')}); restore the store from a backup, or delete the configuration and create it again`);
+      const k = JSON.stringify([row.id, row.name, row.type, row.created_at, row.updated_at, row.options, row.secrets]);
+      let c = decoded.get(k);
+      if (!c) {
+        c = decode(row);
+        if (decoded.size >= CONFIGS_KEPT) decoded.delete(decoded.keys().next().value!);
+        decoded.set(k, c);
       }
-      const options = { ...(JSON.parse(row.options) as Record<string, unknown>), ...secret };
-      return { id: row.id, Type: row.type, Name: row.name, Options: options, createdAt: row.created_at, updatedAt: row.updated_at };
+      // A copy: callers may change what they are given.
+      return { ...c, Options: { ...c.Options } };
     },
     sealFactorSecret: (principalId: string, secret: string | null | undefined) => (secret ? seal(dataKey, Buffer.from(secret, 'utf8'), factorSecretAad(principalId), id) : null),
     openFactorSecret(principalId: string, sealed: string | null): string | null {
