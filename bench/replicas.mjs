@@ -1,19 +1,18 @@
-// Figure 5 of npm run bench: one `ssrun serve` on SQLite, then 1 and 3 replicas of `ssrun serve --database` on
+// The replicas figure of npm run bench: one `ssrun serve` on SQLite, then 1 and 3 replicas of `ssrun serve --database` on
 // one PostgreSQL (a throwaway cluster of .ci/pg-cluster.sh on 127.0.0.1), 50 connections in all:
 //  a. authenticated reads: GET /multi_factor with root's token (autocannon, one instance per replica, the 50
 //     connections shared among them, figures added up);
-//  b. logins: an application's API key (a SHA-256 digest, not scrypt) + a TOTP code. A TOTP step is accepted
-//     once per principal, so each login is a different application's current code: LOGINS applications are
-//     made first, then logged in, 50 at a time, spread over the replicas; logins/s = LOGINS / elapsed.
+//  b. logins: an application's API key (a SHA-256 digest, not scrypt) + a TOTP code, as figure 4 makes them
+//     (bench/logins.mjs), spread over the replicas; logins/s = LOGINS / elapsed.
 // Runnable alone: `npm run build && node bench/replicas.mjs` (needs PostgreSQL installed).
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { call, eachLimit, expectCall, startServe } from './server.mjs';
+import { LOGINS, loginRate, makeTotpApps } from './logins.mjs';
+import { call, expectCall, startServe } from './server.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'ssrun');
@@ -22,51 +21,18 @@ const SCRIPT = join(ROOT, '.ci', 'pg-cluster.sh');
 const ROOT_PASSWORD = 'root-password-for-the-bench-Vb4';
 const CONNECTIONS = 50;
 const SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
-const LOGINS = Number(process.env.BENCH_LOGINS ?? 1500);
 
-
-/** RFC 6238, SHA-1, 6 digits, 30 s: what an authenticator app computes. */
-function totp(base32, at = Date.now()) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of base32.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30_000)));
-  const h = createHmac('sha1', key).update(counter).digest();
-  const o = h[h.length - 1] & 15;
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 /** Reads and logins against these server URLs (the first one set up: root, applications with TOTP). */
 async function measure(urls) {
   const base = urls[0];
   const { access_token: token } = await expectCall(base, 'POST', '/connect/token/internal', 200, { body: { username: 'root', password: ROOT_PASSWORD } });
-  const apps = Array.from({ length: LOGINS }, (_, i) => `bench-app-${i}`);
-  const creds = [];
-  await eachLimit(apps, 16, async (name, i) => {
-    const u = urls[i % urls.length];
-    const { ApiKey } = await expectCall(u, 'POST', '/applications', 201, { token, body: { name } });
-    const { Secret } = await expectCall(u, 'POST', '/multi_factor_assignments', 200, { token, body: { principal: `principal/internal/application/${name}`, config: 'totp' } });
-    creds[i] = { name, ApiKey, Secret };
-  });
+  const creds = await makeTotpApps(urls, token);
   // reads
   const per = Math.floor(CONNECTIONS / urls.length);
   const results = await Promise.all(urls.map((u, i) => autocannon({ url: `${u}${API}/multi_factor`, headers: { authorization: `Bearer ${token}` }, connections: i === 0 ? CONNECTIONS - per * (urls.length - 1) : per, duration: SECONDS })));
   const reads = { rps: results.reduce((s, r) => s + r.requests.average, 0), p99: Math.max(...results.map((r) => r.latency.p99)), non2xx: results.reduce((s, r) => s + r.non2xx + r.errors, 0) };
-  // logins: away from the end of a time step, so each code is the current one when it arrives
-  const left = 30 - (Math.floor(Date.now() / 1000) % 30);
-  if (left < 12) await new Promise((r) => setTimeout(r, left * 1000 + 200));
-  let ok = 0;
-  let failed = 0;
-  const t0 = performance.now();
-  await eachLimit(creds, CONNECTIONS, async (c, i) => {
-    const r = await call(urls[i % urls.length], 'POST', '/connect/api_key_token', { body: { name: c.name, api_key: c.ApiKey, mfa: totp(c.Secret) } });
-    if (r.status === 200) ok++;
-    else failed++;
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  return { reads, logins: { rps: ok / seconds, ok, failed } };
+  return { reads, logins: await loginRate(urls, creds) };
 }
 
 async function initHome(home) {
@@ -110,7 +76,7 @@ export async function replicaBench(scratch) {
 
 export function printReplicaBench(rows, indent = '   ') {
   const n = (v, d = 0) => (Number.isFinite(v) ? v.toFixed(d) : '-');
-  console.log(`5. replicas: ${CONNECTIONS} connections in all, reads ${SECONDS} s (autocannon), ${LOGINS} logins (application API key + TOTP code), HTTP on 127.0.0.1`);
+  console.log(`R. replicas: ${CONNECTIONS} connections in all, reads ${SECONDS} s (autocannon), ${LOGINS} logins (application API key + TOTP code), HTTP on 127.0.0.1`);
   console.log(`${indent}${'store'.padEnd(24)} ${'reads/s'.padStart(9)} ${'p99 ms'.padStart(7)} ${'logins/s'.padStart(9)} ${'failed'.padStart(7)}`);
   for (const r of rows) console.log(`${indent}${r.label.padEnd(24)} ${n(r.reads.rps, 1).padStart(9)} ${n(r.reads.p99).padStart(7)} ${n(r.logins.rps, 1).padStart(9)} ${String(r.logins.failed + r.reads.non2xx).padStart(7)}`);
   console.log(`${indent}(2 cores: the replicas, PostgreSQL and the load generator share them; on separate machines the replicas add up)`);

@@ -1,8 +1,9 @@
-// Figure 4 of npm run bench: `ssrun serve` throughput with autocannon (50 connections, 10 s each; set
+// Figure 3 of npm run bench: `ssrun serve` throughput with autocannon (50 connections, 10 s each; set
 // BENCH_SERVE_SECONDS to shorten while developing). The server is the built binary on 127.0.0.1 (plain HTTP,
 // random port) with the rate limits raised out of the way, so the figures measure the server and not the
-// limiter. Two workloads:
-//  a. GET /multi_factor with root's bearer token (10 configurations in the store)
+// limiter. Three workloads:
+//  a. GET /multi_factor with root's bearer token (10 configurations in the store), then the same JSON from a
+//     bare fastify route (bench/bare.mjs, a process of its own): the ratio of the two, and serve's peak RSS;
 //  b. a user login with password + Duo passcode (mfa '123456'), the Duo Auth API being the tests' fake Duo
 //     server (test/fakes/duo-server.ts, HTTPS on 127.0.0.1, run in this process). Each connection logs in
 //     as its own user: a login reserves a failed attempt before its check (S12), so five logins of one user
@@ -10,7 +11,7 @@
 // Runnable alone: `npm run build && node bench/server.mjs`.
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { register } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,7 +26,22 @@ const HIGH_LIMIT = '10000000'; // the most --rate-limit and --login-rate-limit a
 
 /** The built binary's `serve` on 127.0.0.1:0 with `args` (`--home DIR`, `--database URL`), rate limits raised; resolves once it prints where it listens. */
 export async function startServe(args) {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--listen', '127.0.0.1:0', '--rate-limit', HIGH_LIMIT, '--login-rate-limit', HIGH_LIMIT], {
+  return startServer([BIN, 'serve', ...args, '--listen', '127.0.0.1:0', '--rate-limit', HIGH_LIMIT, '--login-rate-limit', HIGH_LIMIT]);
+}
+
+/** Peak resident set of a live process (Linux: VmHWM), in MB; undefined elsewhere. */
+export function peakRssMb(pid) {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `node ARGS` that prints {"Listening": URL} once it listens (ssrun serve, bench/bare.mjs). */
+async function startServer(args) {
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
   });
@@ -51,6 +67,7 @@ export async function startServe(args) {
   const exited = new Promise((r) => child.once('exit', (code, signal) => r(code ?? signal)));
   return {
     url,
+    pid: child.pid,
     stderr: () => err,
     stop: async () => {
       child.kill('SIGTERM');
@@ -78,6 +95,13 @@ export async function expectCall(base, method, path, status, opts) {
   return r.body;
 }
 
+let hooked = false;
+/** Lets the bench import the tests' TypeScript helpers (bench/ts-hooks.mjs), once. */
+export function useTsHooks() {
+  if (!hooked) register('./ts-hooks.mjs', import.meta.url);
+  hooked = true;
+}
+
 /** At most `limit` of fn(item, index) at once. */
 export async function eachLimit(items, limit, fn) {
   let next = 0;
@@ -95,7 +119,7 @@ function cannon(opts) {
 
 /** Runs both workloads; returns the rows of the figure. */
 export async function serverBench({ scratch, seconds = Number(process.env.BENCH_SERVE_SECONDS ?? 10), connections = 50 } = {}) {
-  register('./ts-hooks.mjs', import.meta.url);
+  useTsHooks();
   const { startFakeDuo, GOOD_PASSCODE } = await import(pathToFileURL(join(ROOT, 'test', 'fakes', 'duo-server.ts')).href);
 
   const home = join(scratch, 'serve');
@@ -128,7 +152,19 @@ export async function serverBench({ scratch, seconds = Number(process.env.BENCH_
       rows.push({ label, rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, ok: r['2xx'], non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, codes, duration: r.duration });
     };
 
+    // Figure 3: the authenticated read, then a bare fastify route answering the same JSON, one after the other.
+    const answer = await expectCall(base, 'GET', '/multi_factor', 200, { token });
+    const setupRss = peakRssMb(server.pid);
     await run('GET /multi_factor (10 configs, root token)', { url: `${base}${API}/multi_factor`, headers: { authorization: `Bearer ${token}` } });
+    const serveRss = peakRssMb(server.pid);
+    const bodyFile = join(scratch, 'bare-body.json');
+    writeFileSync(bodyFile, JSON.stringify(answer));
+    const bare = await startServer([join(ROOT, 'bench', 'bare.mjs'), bodyFile]);
+    try {
+      await run('bare fastify route, the same JSON', { url: `${bare.url}${API}/multi_factor` });
+    } finally {
+      await bare.stop();
+    }
     let nextUser = 0;
     await run('login: password + Duo passcode', {
       url: `${base}${API}/connect/token/internal`,
@@ -139,19 +175,21 @@ export async function serverBench({ scratch, seconds = Number(process.env.BENCH_
     });
     const internal = server.stderr().match(/internal error.*/g);
     const duoUsers = new Set(fake.requests.map((q) => q.identity).filter(Boolean)).size;
-    return { rows, seconds, connections, duoRequests: fake.requests.length, duoUsers, internalErrors: internal ?? [] };
+    return { rows, seconds, connections, serveRss, setupRss, duoRequests: fake.requests.length, duoUsers, internalErrors: internal ?? [] };
   } finally {
     await server?.stop();
     await fake.close();
   }
 }
 
-export function printServerBench({ rows, seconds, connections, duoRequests, duoUsers, internalErrors }, indent = '   ') {
+export function printServerBench({ rows, seconds, connections, serveRss, setupRss, duoRequests, duoUsers, internalErrors }, indent = '   ') {
   const num = (v, d = 0) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
   const head = `${'workload'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'answers'.padStart(8)} ${'non-2xx'.padStart(8)} ${'errors'.padStart(7)}`;
   const lines = [head, ...rows.map((r) => `${r.label.padEnd(44)} ${num(r.rps, 1).padStart(8)} ${num(r.p50).padStart(8)} ${num(r.p99).padStart(8)} ${String(r.total).padStart(8)} ${String(r.non2xx).padStart(8)} ${String(r.errors).padStart(7)}`)];
-  console.log(`4. ssrun serve, HTTP on 127.0.0.1, ${connections} connections, ${seconds} s each, rate limits raised (autocannon)`);
+  console.log(`3. ssrun serve, HTTP on 127.0.0.1, ${connections} connections, ${seconds} s each, rate limits raised (autocannon)`);
   for (const l of lines) console.log(`${indent}${l}`);
+  const [read, bare] = rows;
+  console.log(`${indent}reads / bare route: ${num(read.rps / bare.rps, 2)} (target >= 0.25)   p99 / bare p99: ${num(read.p99 / bare.p99, 2)} (target <= 4)   6. peak RSS of serve: ${num(serveRss, 1)} MB after the reads, ${num(setupRss, 1)} MB before them (set-up: root's login, a 128 MiB scrypt)`);
   for (const r of rows) if (r.non2xx || r.errors) console.log(`${indent}! ${r.label}: status codes ${JSON.stringify(r.codes)}, ${r.errors} errors (${r.timeouts} timeouts)`);
   console.log(`${indent}(the fake Duo answered ${duoRequests} requests about ${duoUsers} Duo users; a login's cost is mostly its scrypt password check)`);
   for (const e of internalErrors) console.log(`${indent}! server: ${e}`);

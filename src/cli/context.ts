@@ -20,11 +20,21 @@ export interface Io {
   notice(text: string): void;
 }
 
+// Getters: process.stdin is made on first use (for a pipe or a file, with Node's stream modules), and most
+// commands never read it (start-up time, see bench/).
 export const io: Io = {
-  stdinIsTTY: Boolean(process.stdin.isTTY),
-  stdoutIsTTY: Boolean(process.stdout.isTTY),
-  stderrIsTTY: Boolean(process.stderr.isTTY),
-  color: Boolean(process.stdout.isTTY) && !('NO_COLOR' in process.env && process.env.NO_COLOR !== ''),
+  get stdinIsTTY() {
+    return Boolean(process.stdin.isTTY);
+  },
+  get stdoutIsTTY() {
+    return Boolean(process.stdout.isTTY);
+  },
+  get stderrIsTTY() {
+    return Boolean(process.stderr.isTTY);
+  },
+  get color() {
+    return Boolean(process.stdout.isTTY) && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
+  },
   out: (text) => void process.stdout.write(text),
   notice: (text) => void process.stderr.write(`ssrun: ${text}\n`),
 };

@@ -1,15 +1,10 @@
 // The entry point: commander wiring with lazily imported commands (start-up stays fast), and the one place
 // where errors become one line on stderr and an exit code.
 
-import { createRequire } from 'node:module';
-import type * as CommanderModule from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { EXIT, SsrunError } from '../core/errors.js';
 import { sanitizeLine } from '../core/validate.js';
 import { keyCommands } from './tree-keys.js';
-
-// commander is CommonJS: require() skips the ESM loader's export scan of it (start-up time, see bench/).
-const { Command, CommanderError, Option } = createRequire(import.meta.url)('commander') as typeof CommanderModule;
-type Command = CommanderModule.Command;
 
 // Files we create (store, key, conf) are ours alone; argv may hold -p, so hide it from ps at once.
 process.umask(0o077);
@@ -66,9 +61,11 @@ function buildProgram(argv: string[]): Command {
     .configureOutput({ outputError: (text, write) => write(`ssrun: ${text.trimEnd().replace(/\s*\n\s*/g, ' ')}\n`) })
     .exitOverride();
 
-  // Help, a typo (commander suggests the closest command) or nothing at all: the whole tree.
-  const only = GROUPS[commandWord(argv) ?? ''];
-  for (const add of only ? [only] : [mfaCommands, groupCommands, principalCommands, sessionCommands]) add(program);
+  // Help, a typo (commander suggests the closest command) or nothing at all: the whole tree; none for --version alone.
+  const word = commandWord(argv);
+  const only = GROUPS[word ?? ''];
+  const versionOnly = word === undefined && argv.includes('--version') && !argv.some((a) => a === '-h' || a === '--help');
+  for (const add of only ? [only] : versionOnly ? [] : [mfaCommands, groupCommands, principalCommands, sessionCommands]) add(program);
   return program;
 }
 

@@ -8,7 +8,7 @@
 
 import { SsrunError } from './errors.js';
 import type { Kit } from './kit.js';
-import { PASSWORD_LEASE_MS, beginScoped, settleScoped, type AttemptOutcome, type Limits } from './lockout.js';
+import { LEASE_SLACK_MS, PASSWORD_LEASE_MS, beginScoped, lease, settleScoped, type AttemptOutcome, type Limits } from './lockout.js';
 import { DENIED_MESSAGE, type FactorDenial } from './factor.js';
 import type { StoreOps } from './ports.js';
 
@@ -23,8 +23,12 @@ export interface Attempt {
   committed(): void;
   /** Settles it in a transaction of its own, then runs `also` in it. */
   settle<T>(outcome: AttemptOutcome, also?: (tx: StoreOps) => Promise<T>): Promise<T | undefined>;
-  /** Extends the lease (the password was right: the second factor may take its timeout); false when it was lost. */
-  extend(ms: number): Promise<boolean>;
+  /**
+   * Makes the lease last the second factor's timeout (the password was right); false when it was lost. A lease
+   * that already outlives the timeout by LEASE_SLACK_MS is left as it is, without a commit (the last
+   * transaction checks that it still holds).
+   */
+  extend(timeoutMs: number): Promise<boolean>;
   /** Settles an attempt that is not settled yet (a `finally`): with the outcome last intended, never downgraded. */
   settleLeftover(): Promise<void>;
   readonly settled: boolean;
@@ -55,7 +59,7 @@ export function attemptsOf(kit: Kit, limits: Limits) {
     await tx.saveThrottle(subject, from, settleScoped(t, 'failure', kit.clock.now(), limits), kit.nowIso());
   }
 
-  function track(subject: string, path: string, action: string, id: string): Attempt {
+  function track(subject: string, path: string, action: string, id: string, leaseUntil: number): Attempt {
     let settled = false;
     // What a settle that did not commit meant: a failure stays a failure when it is tried again.
     let intended: AttemptOutcome = 'not-a-guess';
@@ -93,7 +97,11 @@ export function attemptsOf(kit: Kit, limits: Limits) {
         settled = true;
         return r;
       },
-      extend: (ms) => store.write((tx) => tx.extendAttempt(id, kit.nowIso(), new Date(kit.clock.now().getTime() + ms).toISOString())),
+      async extend(timeoutMs) {
+        const now = kit.clock.now().getTime();
+        if (now + timeoutMs + LEASE_SLACK_MS <= leaseUntil) return true;
+        return store.write((tx) => tx.extendAttempt(id, kit.nowIso(), new Date(now + lease(timeoutMs)).toISOString()));
+      },
       async settleLeftover() {
         if (settled) return;
         try {
@@ -135,8 +143,9 @@ export function attemptsOf(kit: Kit, limits: Limits) {
             return { kind: 'error' as const, error: new SsrunError('ATTEMPTS_IN_FLIGHT', `${path} has as many attempts in progress as its lockout allows (after ${Math.round(waited / 1000)} s of waiting); try again when they finish`) };
           }
           const id = kit.crypto.randomId();
-          await tx.insertAttempt(id, subject, address, new Date(now.getTime() + PASSWORD_LEASE_MS).toISOString());
-          return { kind: 'go' as const, attempt: track(subject, path, action, id) };
+          const until = now.getTime() + PASSWORD_LEASE_MS;
+          await tx.insertAttempt(id, subject, address, new Date(until).toISOString());
+          return { kind: 'go' as const, attempt: track(subject, path, action, id, until) };
         });
         if (r.kind === 'error') throw r.error;
         if (r.kind === 'go') return r.attempt;

@@ -50,6 +50,8 @@ export function settle(state: AuthState, outcome: AttemptOutcome, now: Date, lim
  */
 export const PASSWORD_LEASE_MS = 120_000;
 export const lease = (timeoutMs: number) => timeoutMs + 60_000;
+/** A lease that still outlives the second factor's timeout by this much is not extended (one commit fewer). */
+export const LEASE_SLACK_MS = 30_000;
 
 // ---- two scopes: one client address, and every address together (S26) ------------------------------------
 

@@ -6,7 +6,6 @@ import type { Attempt, Attempts } from './attempts.js';
 import { ERROR_CODES, SsrunError } from './errors.js';
 import { DENIED_MESSAGE, checkMethodShape, type FactorDenial, type FactorPrompt, type ProviderMethod } from './factor.js';
 import { DAY_MS, DEFAULT_MFA_TIMEOUT_MS, ENROLMENT_ONLY, type Kit } from './kit.js';
-import { lease } from './lockout.js';
 import { principalPath, type MfaMethod, type Principal, type PrincipalType } from './model.js';
 import type { PolicyChecks } from './policy-checks.js';
 import { describeFactors } from './policy.js';
@@ -79,7 +78,7 @@ async function credentials({ kit }: Ctx, req: LoginRequest, name: string, path: 
       ? await crypto.verifyPassword(req.secret, principal?.credential ?? null)
       : crypto.equalDigests(crypto.digestToken(req.secret), principal?.credential ?? crypto.digestToken('\0no-such-application'));
   // The second factor may take its own timeout: the lease grows, unless it ran out meanwhile (then refused).
-  if (principal && ok && (await attempt.extend(lease(timeoutMs)))) return principal;
+  if (principal && ok && (await attempt.extend(timeoutMs))) return principal;
   // (A lease that ran out is audited where it ends.)
   const why = !principal ? 'unknown principal' : ok ? undefined : 'wrong credentials';
   await attempt.settle('failure', why ? (tx) => kit.audit(tx, path, 'login', 'denied', why) : undefined);

@@ -33,7 +33,26 @@ export interface ServerOptions {
 }
 
 export const DEFAULT_RATE_LIMIT = { max: 1200, loginMax: 30 };
+const SERVICES_KEPT = 256;
 
+
+/**
+ * The service of one actor (who, from where: what its audit records say). Composing it costs more than a read
+ * itself, and it holds no state of its own, so the last SERVICES_KEPT actors' services are kept.
+ */
+function servicesOf(deps: Omit<SsrunDeps, 'actor'>): (req: FastifyRequest, caller: Caller | undefined) => Ssrun {
+  const services = new Map<string, Ssrun>();
+  return (req, caller) => {
+    const actor = { principal: caller?.path ?? 'anonymous', source: clientAddress(req) };
+    const key = `${actor.principal}\n${actor.source}`;
+    let s = services.get(key);
+    if (!s) {
+      if (services.size >= SERVICES_KEPT) services.delete(services.keys().next().value!);
+      services.set(key, (s = createSsrun({ ...deps, actor })));
+    }
+    return s;
+  };
+}
 
 /** Any failure as our error shape: fastify's own (body, content type, schema), rate limits, and bugs. */
 function asSsrunError(err: unknown): { e: SsrunError; status?: number } {
@@ -138,8 +157,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const ceremonies = opts.publicUrl ? publicCeremony(opts.publicUrl) : undefined;
   ceremonies?.register(app);
   const deps: SsrunDeps = { ...opts.deps, ...(ceremonies ? { ceremony: ceremonies.ceremony } : {}) };
-  const serviceFor = (req: FastifyRequest, caller: Caller | undefined) =>
-    createSsrun({ ...deps, actor: { principal: caller?.path ?? 'anonymous', source: clientAddress(req) } });
+  const serviceFor = servicesOf(deps);
   const checkLogin = app.createRateLimit({ max: limits.loginMax, timeWindow: 60_000, keyGenerator: (req) => `login:${clientAddress(req)}` });
   const anonymous = createSsrun({ ...deps, actor: { principal: 'anonymous', source: 'server' } });
 

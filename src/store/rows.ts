@@ -5,7 +5,7 @@
 import { SsrunError } from '../core/errors.js';
 import { principalPath, type Authorization, type ConfigType, type Effect, type Operation, type Principal, type PrincipalType, type SecurityKey, type StoredConfig } from '../core/model.js';
 import type { ConfigRecord } from '../core/ports.js';
-import { open, seal } from './cipher.js';
+import { keyId, open, openText, seal } from './cipher.js';
 
 export interface ConfigRow { id: string; name: string; type: ConfigType; options: string; secrets: string; created_at: string; updated_at: string }
 export interface AuthzRow { type: PrincipalType; name: string; operation: Operation; effect: Effect; resource: string; created_at: string }
@@ -41,31 +41,52 @@ const secretAad = (id: string) => `mfa_configs:${id}:secrets`;
 // The AAD of an assignment's secret (the name predates other factors: TOTP seeds are sealed under it).
 const factorSecretAad = (principalId: string) => `assignments:${principalId}:secret`;
 
+/** How many read configurations a store keeps (see `decoded` below). */
+const CONFIGS_KEPT = 2048;
+
 export function sealing(dataKey: Buffer) {
+  // The data key's id, once: every secret of a listing is opened with it.
+  const id = keyId(dataKey);
+  // Configurations already read, by their whole row (every column, the sealed secrets and their binding
+  // included): the same bytes under the same key open to the same configuration, so a read of an unchanged row
+  // (every GET /multi_factor of a server) skips AES-GCM and JSON. A changed, tampered or moved ciphertext is
+  // another entry, opened and authenticated afresh. (The process holds the data key that opens them all anyway.)
+  const decoded = new Map<string, StoredConfig>();
+  const decode = (row: ConfigRow): StoredConfig => {
+    let secret: Record<string, string>;
+    try {
+      secret = JSON.parse(openText(dataKey, row.secrets, secretAad(row.id), id)) as Record<string, string>;
+    } catch (e) {
+      if (!(e instanceof SsrunError)) throw e;
+      throw new SsrunError('SECRET_UNDECRYPTABLE', `the secrets of MFA configuration ${JSON.stringify(row.name)} cannot be decrypted (${e.message.replace(/^.*: /, '')}); restore the store from a backup, or delete the configuration and create it again`);
+    }
+    const options = { ...(JSON.parse(row.options) as Record<string, unknown>), ...secret };
+    return { id: row.id, Type: row.type, Name: row.name, Options: options, createdAt: row.created_at, updatedAt: row.updated_at };
+  };
   return {
     /** A configuration's options in clear, and its provider's secret options sealed. */
-    splitOptions(config: ConfigRecord, id: string) {
+    splitOptions(config: ConfigRecord, rowId: string) {
       const clear: Record<string, unknown> = {};
       const secret: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(config.Options)) (config.secretKeys.includes(k) ? secret : clear)[k] = v;
-      return { options: JSON.stringify(clear), secrets: seal(dataKey, Buffer.from(JSON.stringify(secret), 'utf8'), secretAad(id)) };
+      return { options: JSON.stringify(clear), secrets: seal(dataKey, Buffer.from(JSON.stringify(secret), 'utf8'), secretAad(rowId), id) };
     },
     toConfig(row: ConfigRow): StoredConfig {
-      let secret: Record<string, string>;
-      try {
-        secret = JSON.parse(open(dataKey, row.secrets, secretAad(row.id)).toString('utf8')) as Record<string, string>;
-      } catch (e) {
-        if (!(e instanceof SsrunError)) throw e;
-        throw new SsrunError('SECRET_UNDECRYPTABLE', `the secrets of MFA configuration ${JSON.stringify(row.name)} cannot be decrypted (${e.message.replace(/^.*: /, '')}); restore the store from a backup, or delete the configuration and create it again`);
+      const k = JSON.stringify([row.id, row.name, row.type, row.created_at, row.updated_at, row.options, row.secrets]);
+      let c = decoded.get(k);
+      if (!c) {
+        c = decode(row);
+        if (decoded.size >= CONFIGS_KEPT) decoded.delete(decoded.keys().next().value!);
+        decoded.set(k, c);
       }
-      const options = { ...(JSON.parse(row.options) as Record<string, unknown>), ...secret };
-      return { id: row.id, Type: row.type, Name: row.name, Options: options, createdAt: row.created_at, updatedAt: row.updated_at };
+      // A copy: callers may change what they are given.
+      return { ...c, Options: { ...c.Options } };
     },
-    sealFactorSecret: (principalId: string, secret: string | null | undefined) => (secret ? seal(dataKey, Buffer.from(secret, 'utf8'), factorSecretAad(principalId)) : null),
+    sealFactorSecret: (principalId: string, secret: string | null | undefined) => (secret ? seal(dataKey, Buffer.from(secret, 'utf8'), factorSecretAad(principalId), id) : null),
     openFactorSecret(principalId: string, sealed: string | null): string | null {
       if (!sealed) return null;
       try {
-        return open(dataKey, sealed, factorSecretAad(principalId)).toString('utf8');
+        return open(dataKey, sealed, factorSecretAad(principalId), id).toString('utf8');
       } catch (e) {
         if (!(e instanceof SsrunError)) throw e;
         throw new SsrunError('SECRET_UNDECRYPTABLE', `the factor secret of this principal cannot be decrypted; assign its configuration again to enrol anew`);

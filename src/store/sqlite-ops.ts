@@ -5,7 +5,7 @@
 import type DatabaseConstructor from 'better-sqlite3';
 import { createHmac, randomUUID } from 'node:crypto';
 import { SsrunError } from '../core/errors.js';
-import type { AuditEntry, ConfigType, Group, Policy, PrincipalType, Session } from '../core/model.js';
+import type { AuditEntry, ConfigType, Group, Policy, PrincipalType, Session, StoredConfig } from '../core/model.js';
 import { principalPath } from '../core/model.js';
 import type { StoreOps } from '../core/ports.js';
 import { keyOps } from './sqlite-keys.js';
@@ -70,8 +70,19 @@ type Rows = ReturnType<typeof rows>;
 
 function configOps(r: Rows) {
   const { stmt, splitOptions, toConfig, configId } = r;
+  // The configurations as last listed, while nothing changed them: this connection's own changes count in
+  // `changes` (even those rolled back: a miss), another connection's commits change SQLite's data_version.
+  let changes = 0;
+  let listed: { version: number; changes: number; configs: StoredConfig[] } | undefined;
+  const copy = (c: StoredConfig): StoredConfig => ({ ...c, Options: { ...c.Options } });
   return {
-    listConfigs: () => (stmt(`SELECT * FROM mfa_configs ORDER BY name`).all() as ConfigRow[]).map(toConfig),
+    listConfigs: () => {
+      const version = stmt(`PRAGMA data_version`).pluck().get() as number;
+      if (listed?.version !== version || listed.changes !== changes) {
+        listed = { version, changes, configs: (stmt(`SELECT * FROM mfa_configs ORDER BY name`).all() as ConfigRow[]).map(toConfig) };
+      }
+      return listed.configs.map(copy);
+    },
     getConfig: (name) => {
       const row = stmt(`SELECT * FROM mfa_configs WHERE name = ?`).get(name) as ConfigRow | undefined;
       return row ? toConfig(row) : undefined;
@@ -81,18 +92,23 @@ function configOps(r: Rows) {
       return row ? { Name: row.name, Type: row.type } : undefined;
     },
     insertConfig: (config, at) => {
+      changes++;
       const id = randomUUID();
       const { options, secrets } = splitOptions(config, id);
       stmt(`INSERT INTO mfa_configs (id, name, type, options, secrets, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(id, config.Name, config.Type, options, secrets, at, at);
       return toConfig(stmt(`SELECT * FROM mfa_configs WHERE id = ?`).get(id) as ConfigRow);
     },
     updateConfig: (name, config, at) => {
+      changes++;
       const id = configId(name);
       const { options, secrets } = splitOptions(config, id);
       stmt(`UPDATE mfa_configs SET options = ?, secrets = ?, updated_at = ? WHERE id = ?`).run(options, secrets, at, id);
       return toConfig(stmt(`SELECT * FROM mfa_configs WHERE id = ?`).get(id) as ConfigRow);
     },
-    deleteConfig: (name) => void stmt(`DELETE FROM mfa_configs WHERE id = ?`).run(configId(name)),
+    deleteConfig: (name) => {
+      changes++;
+      stmt(`DELETE FROM mfa_configs WHERE id = ?`).run(configId(name));
+    },
     principalsOfConfig: (name) =>
       (stmt(`SELECT p.type, p.name, a.provider_user_id, a.assigned_at, a.pending FROM assignments a JOIN principals p ON p.id = a.principal_id
              JOIN mfa_configs c ON c.id = a.config_id WHERE c.name = ? ORDER BY p.type, p.name`).all(name) as { type: PrincipalType; name: string; provider_user_id: string; assigned_at: string; pending: number }[])

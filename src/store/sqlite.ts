@@ -2,7 +2,7 @@
 // in BEGIN IMMEDIATE, versioned migrations, refusal of foreign, damaged or newer databases. Secrets are
 // sealed with the data key (see cipher.ts) on the way in and opened on the way out.
 
-import type DatabaseConstructor from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,8 +23,7 @@ export { SCHEMA_VERSION } from './schema.js';
 // better-sqlite3 is CommonJS: require() it directly, and hand it its addon's path so it need not search for
 // it with the `bindings` package on every start (start-up time, see bench/).
 const require = createRequire(import.meta.url);
-const Database = require('better-sqlite3') as typeof DatabaseConstructor;
-type Database = DatabaseConstructor.Database;
+type Database = Database.Database;
 let nativeBinding: string | undefined;
 function addonPath(): string | undefined {
   if (nativeBinding === undefined) {
