@@ -7,6 +7,7 @@
 // one imported with import()).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -52,7 +53,10 @@ const result = await build({
 const code = result.outputFiles[0].text.replace(/\bimport\((?="[^"]+"\))/g, '__ssrun_import(');
 if (/\bimport\(/.test(code)) throw new Error(`${OUT}: an import() that bin/ssrun cannot serve is left: ${/.*\bimport\(.*/.exec(code)[0].trim()}`);
 mkdirSync(join(ROOT, 'dist', 'bin'), { recursive: true });
-writeFileSync(OUT, code);
+// The bundle's first line names its content: bin/ssrun reads the code cache made for that content only (V8
+// itself compares a cache with its source by length alone).
+const buildId = createHash('sha256').update(code).digest('hex').slice(0, 16);
+writeFileSync(OUT, `// ssrun build ${buildId}\n${code}`);
 
 // The code cache: made by running a command that opens a store (a new one, then `mfa get`), so that the
 // functions of a cold start are in it compiled.
@@ -65,4 +69,4 @@ try {
   rmSync(home, { recursive: true, force: true });
 }
 // Written under the CLI's umask (0077); readable like the bundle itself.
-chmodSync(`${OUT}.cache`, 0o644);
+chmodSync(`${OUT}.${buildId}.cache`, 0o644);

@@ -44,7 +44,7 @@ function helpers(q: Query, dataKey: Buffer, inTx: boolean) {
     subjectLocked.add(subject);
   };
 
-  const { splitOptions, toConfig, sealFactorSecret, openFactorSecret } = sealing(dataKey);
+  const { splitOptions, toConfig, forgetConfig, sealFactorSecret, openFactorSecret } = sealing(dataKey);
   const toGroup = async (r: { id: string; name: string; created_at: string }): Promise<Group> => ({
     id: r.id,
     name: r.name,
@@ -73,7 +73,7 @@ function helpers(q: Query, dataKey: Buffer, inTx: boolean) {
     await q(`UPDATE principals SET epoch = epoch + 1, updated_at = $1 WHERE id = $2`, [at, principalId]);
     await q(`DELETE FROM sessions WHERE principal_id = $1`, [principalId]);
   };
-  return { q, one, all, changed, policyLock, subjectLock, forUpdate, dataKey, splitOptions, toConfig, sealFactorSecret, openFactorSecret, toGroup, toPolicy, configId, raiseEpoch };
+  return { q, one, all, changed, policyLock, subjectLock, forUpdate, dataKey, splitOptions, toConfig, forgetConfig, sealFactorSecret, openFactorSecret, toGroup, toPolicy, configId, raiseEpoch };
 }
 
 export type H = ReturnType<typeof helpers>;
@@ -101,7 +101,11 @@ function configOps(h: H) {
       const { options, secrets } = splitOptions(config, id);
       return toConfig((await one<ConfigRow>(`UPDATE mfa_configs SET options = $1, secrets = $2, updated_at = $3 WHERE id = $4 RETURNING *`, [options, secrets, at, id]))!);
     },
-    deleteConfig: async (name) => void (await q(`DELETE FROM mfa_configs WHERE id = $1`, [await configId(name)])),
+    deleteConfig: async (name) => {
+      const id = await configId(name);
+      await q(`DELETE FROM mfa_configs WHERE id = $1`, [id]);
+      h.forgetConfig(id);
+    },
     principalsOfConfig: async (name) =>
       (await all(`SELECT p.type, p.name, a.provider_user_id, a.assigned_at, a.pending FROM assignments a JOIN principals p ON p.id = a.principal_id
                   JOIN mfa_configs c ON c.id = a.config_id WHERE lower(c.name) = lower($1) ORDER BY p.type, lower(p.name)`, [name]))

@@ -51,7 +51,8 @@ export function sealing(dataKey: Buffer) {
   // included): the same bytes under the same key open to the same configuration, so a read of an unchanged row
   // (every GET /multi_factor of a server) skips AES-GCM and JSON. A changed, tampered or moved ciphertext is
   // another entry, opened and authenticated afresh. (The process holds the data key that opens them all anyway.)
-  const decoded = new Map<string, StoredConfig>();
+  // Kept by row id with the row's bytes beside it: a rotated secret replaces its entry, a deleted row's goes.
+  const decoded = new Map<string, { row: string; config: StoredConfig }>();
   const decode = (row: ConfigRow): StoredConfig => {
     let secret: Record<string, string>;
     try {
@@ -72,16 +73,20 @@ export function sealing(dataKey: Buffer) {
       return { options: JSON.stringify(clear), secrets: seal(dataKey, Buffer.from(JSON.stringify(secret), 'utf8'), secretAad(rowId), id) };
     },
     toConfig(row: ConfigRow): StoredConfig {
-      const k = JSON.stringify([row.id, row.name, row.type, row.created_at, row.updated_at, row.options, row.secrets]);
-      let c = decoded.get(k);
+      const k = JSON.stringify([row.name, row.type, row.created_at, row.updated_at, row.options, row.secrets]);
+      const hit = decoded.get(row.id);
+      let c = hit?.row === k ? hit.config : undefined;
       if (!c) {
+        decoded.delete(row.id);
         c = decode(row);
         if (decoded.size >= CONFIGS_KEPT) decoded.delete(decoded.keys().next().value!);
-        decoded.set(k, c);
+        decoded.set(row.id, { row: k, config: c });
       }
       // A copy: callers may change what they are given.
       return { ...c, Options: { ...c.Options } };
     },
+    /** A deleted configuration's options in clear leave the memory with it. */
+    forgetConfig: (rowId: string) => void decoded.delete(rowId),
     sealFactorSecret: (principalId: string, secret: string | null | undefined) => (secret ? seal(dataKey, Buffer.from(secret, 'utf8'), factorSecretAad(principalId), id) : null),
     openFactorSecret(principalId: string, sealed: string | null): string | null {
       if (!sealed) return null;

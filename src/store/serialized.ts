@@ -47,6 +47,8 @@ async function runJob(c: Conn, job: Job): Promise<JobResult> {
   let open = true;
   const tx = bind(() => {
     if (!open) throw misuse('a transaction was used after it ended');
+    // SQLite rolled the transaction back itself (a full disk, an I/O error): nothing more may run as if in it.
+    if (!db.inTransaction) throw misuse('the transaction was rolled back by SQLite');
     return undefined;
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -68,7 +70,13 @@ async function runJob(c: Conn, job: Job): Promise<JobResult> {
       // (SQLite may have rolled the whole transaction back itself: a full disk, an I/O error.)
       if (db.inTransaction) db.exec('ROLLBACK TO w; RELEASE w');
     } catch {
-      // the error that made us roll back is the one to report
+      // The savepoint could not be undone: nothing of this transaction may commit (its writer was told it
+      // failed). The whole transaction goes; the group's runner sees it lost.
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // the error that made us roll back is the one to report
+      }
     }
     return { ok: false, error: translateStoreError(e, path) };
   } finally {

@@ -27,7 +27,7 @@ function rows(db: Database, dataKey: Buffer) {
     return s;
   };
 
-  const { splitOptions, toConfig, sealFactorSecret, openFactorSecret } = sealing(dataKey);
+  const { splitOptions, toConfig, forgetConfig, sealFactorSecret, openFactorSecret } = sealing(dataKey);
 
   const toGroup = (r: { id: string; name: string; created_at: string }): Group => ({
     id: r.id,
@@ -63,7 +63,7 @@ function rows(db: Database, dataKey: Buffer) {
   };
 
 
-  return { stmt, dataKey, sealFactorSecret, openFactorSecret, splitOptions, toConfig, toGroup, toPolicy, PRINCIPAL_SELECT, toPrincipal, configId, raiseEpoch, toAuthz, AUTHZ_SELECT };
+  return { stmt, inTransaction: () => db.inTransaction, dataKey, sealFactorSecret, openFactorSecret, splitOptions, toConfig, forgetConfig, toGroup, toPolicy, PRINCIPAL_SELECT, toPrincipal, configId, raiseEpoch, toAuthz, AUTHZ_SELECT };
 }
 
 type Rows = ReturnType<typeof rows>;
@@ -77,6 +77,8 @@ function configOps(r: Rows) {
   const copy = (c: StoredConfig): StoredConfig => ({ ...c, Options: { ...c.Options } });
   return {
     listConfigs: () => {
+      // Inside a transaction the list may hold changes that roll back: read, never kept.
+      if (r.inTransaction()) return (stmt(`SELECT * FROM mfa_configs ORDER BY name`).all() as ConfigRow[]).map(toConfig).map(copy);
       const version = stmt(`PRAGMA data_version`).pluck().get() as number;
       if (listed?.version !== version || listed.changes !== changes) {
         listed = { version, changes, configs: (stmt(`SELECT * FROM mfa_configs ORDER BY name`).all() as ConfigRow[]).map(toConfig) };
@@ -107,7 +109,9 @@ function configOps(r: Rows) {
     },
     deleteConfig: (name) => {
       changes++;
-      stmt(`DELETE FROM mfa_configs WHERE id = ?`).run(configId(name));
+      const id = configId(name);
+      stmt(`DELETE FROM mfa_configs WHERE id = ?`).run(id);
+      r.forgetConfig(id);
     },
     principalsOfConfig: (name) =>
       (stmt(`SELECT p.type, p.name, a.provider_user_id, a.assigned_at, a.pending FROM assignments a JOIN principals p ON p.id = a.principal_id

@@ -102,7 +102,7 @@ afterAll(async () => {
 describe('ssrun serve under load', () => {
   it(`${CLIENTS} concurrent clients for ${SECONDS} s: no 5xx, no network error, no lost or extra write`, { timeout: (SECONDS + 100) * 1000 }, async () => {
     const seed = ((await expectStatus(call('GET', '/multi_factor', { token: rootToken }), 200)) as { Name: string }[]).map((c) => c.Name);
-    expect(seed).toEqual(['Seed-1', 'Seed-2', 'totp']); // the two seeded and the built-in totp configuration
+    expect(seed).toEqual(['Seed-1', 'Seed-2', 'totp', 'webauthn']); // the two seeded and the built-in totp and webauthn configurations
 
     const latencies = Object.fromEntries(KINDS.map((k) => [k, [] as number[]])) as Record<Kind, number[]>;
     const statuses = Object.fromEntries(KINDS.map((k) => [k, {} as Record<number, number>])) as Record<Kind, Record<number, number>>;

@@ -267,6 +267,24 @@ for (const adapter of adapters) {
       await expect(leaked!.listGroups()).rejects.toThrow(/after it ended/);
     });
 
+    it('a configuration listed inside a transaction that rolls back is not listed after it (no list kept from inside)', async () => {
+      const before = (await s.listConfigs()).map((c) => c.Name);
+      await expect(s.write(async (tx) => {
+        await tx.insertConfig(duo('Ghost'), at());
+        expect((await tx.listConfigs()).map((c) => c.Name)).toContain('Ghost');
+        throw new Error('boom');
+      })).rejects.toThrow('boom');
+      expect((await s.listConfigs()).map((c) => c.Name)).toEqual(before);
+      // A secret rotated by an update is what is read back (no decoded copy of the old row is served).
+      await s.insertConfig(duo('Rotating', 'sk-old'), at());
+      expect((await s.getConfig('Rotating'))?.Options.SecretKey).toBe('sk-old');
+      await s.updateConfig('Rotating', duo('Rotating', 'sk-new'), at(1));
+      expect((await s.getConfig('Rotating'))?.Options.SecretKey).toBe('sk-new');
+      expect((await s.listConfigs()).find((c) => c.Name === 'Rotating')?.Options.SecretKey).toBe('sk-new');
+      await s.deleteConfig('Rotating');
+      expect(await s.getConfig('Rotating')).toBeUndefined();
+    });
+
     // ---- the race-safe primitives, from every handle at once ----------------------------------------------
     const all = <T>(n: number, fn: (store: Store, i: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, i) => fn(o.stores[i % HANDLES]!, i)));
 
