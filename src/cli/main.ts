@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, SsrunError } from '../core/errors.js';
 import { sanitizeLine } from '../core/validate.js';
+import { environmentHelp } from './environment.js';
 import { keyCommands } from './tree-keys.js';
 
 // Files we create (store, key, conf) are ours alone; argv may hold -p, so hide it from ps at once.
@@ -54,7 +55,7 @@ function commandWord(argv: string[]): string | undefined {
 function buildProgram(argv: string[]): Command {
   const program = new Command('ssrun')
     .description('MFA configurations, principals and login for a secrets platform')
-    .version('0.1.0', '--version')
+    .version('0.1.0', '-V, --version')
     .option('--home <dir>', 'where the store, key and session live (default: $SSRUN_HOME or the user data directory)')
     .showSuggestionAfterError(true)
     // One line, like every other error: commander puts its "(Did you mean …?)" hint on a line of its own.
@@ -64,8 +65,9 @@ function buildProgram(argv: string[]): Command {
   // Help, a typo (commander suggests the closest command) or nothing at all: the whole tree; none for --version alone.
   const word = commandWord(argv);
   const only = GROUPS[word ?? ''];
-  const versionOnly = word === undefined && argv.includes('--version') && !argv.some((a) => a === '-h' || a === '--help');
+  const versionOnly = word === undefined && (argv.includes('--version') || argv.includes('-V')) && !argv.some((a) => a === '-h' || a === '--help');
   for (const add of only ? [only] : versionOnly ? [] : [mfaCommands, groupCommands, principalCommands, sessionCommands]) add(program);
+  if (!only && !versionOnly) program.addHelpText('after', environmentHelp);
   return program;
 }
 
@@ -349,12 +351,20 @@ function report(e: unknown): number {
   return EXIT.INTERNAL;
 }
 
+/** `ssrun help mfa get` is `ssrun mfa get --help` (commander's own help command reads one word only). */
+function helpOf(argv: string[]): string[] {
+  const words = argv.slice(3);
+  if (argv[2] !== 'help' || words.length < 2 || words.some((w) => w.startsWith('-'))) return argv;
+  return [...argv.slice(0, 2), ...words, '--help'];
+}
+
 async function main(): Promise<void> {
   const { captureMasterKeyFromEnv, closeLocal } = await import('./context.js');
   captureMasterKeyFromEnv();
   let code: number = EXIT.OK;
   try {
-    await buildProgram(process.argv).parseAsync(process.argv);
+    const argv = helpOf(process.argv);
+    await buildProgram(argv).parseAsync(argv);
   } catch (e) {
     let err = e;
     if (!(e instanceof SsrunError) && !(e instanceof CommanderError)) err = (await import('../store/errors.js')).translateStoreError(e, 'the store');
