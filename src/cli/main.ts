@@ -52,14 +52,28 @@ function commandWord(argv: string[]): string | undefined {
   return undefined;
 }
 
+/** The commands named at the start of the command line (`mfa get `), for the help a usage error points to. */
+function commandPath(program: Command, argv: string[]): string {
+  let cmd = program;
+  let path = '';
+  for (const word of argv.slice(2)) {
+    const next = word.startsWith('-') ? undefined : cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) break;
+    cmd = next;
+    path += `${word} `;
+  }
+  return path;
+}
+
 function buildProgram(argv: string[]): Command {
   const program = new Command('ssrun')
     .description('MFA configurations, principals and login for a secrets platform')
     .version('0.1.0', '-V, --version')
     .option('--home <dir>', 'where the store, key and session live (default: $SSRUN_HOME or the user data directory)')
     .showSuggestionAfterError(true)
-    // One line, like every other error: commander puts its "(Did you mean …?)" hint on a line of its own.
-    .configureOutput({ outputError: (text, write) => write(`ssrun: ${text.trimEnd().replace(/\s*\n\s*/g, ' ')}\n`) })
+    // One line, like every other error (commander puts its "(Did you mean …?)" hint on a line of its own), with
+    // the documented code and the help to read.
+    .configureOutput({ outputError: (text, write) => write(`ssrun: ${text.trimEnd().replace(/\s*\n\s*/g, ' ').replace(/\.$/, '')}; see \`ssrun ${commandPath(program, argv)}--help\` (USAGE)\n`) })
     .exitOverride();
 
   // Help, a typo (commander suggests the closest command) or nothing at all: the whole tree; none for --version alone.

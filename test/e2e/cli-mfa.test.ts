@@ -154,7 +154,7 @@ describe('mfa get', () => {
     const r = await ssrun(['mfa', 'get', '--output', 'yaml'], { home });
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe("ssrun: error: option '--output <format>' argument 'yaml' is invalid. Allowed choices are json, table.\n");
+    expect(r.stderr).toBe("ssrun: error: option '--output <format>' argument 'yaml' is invalid. Allowed choices are json, table; see `ssrun mfa get --help` (USAGE)\n");
   });
 
   it('an unknown name: exit 3', async () => {
@@ -250,9 +250,9 @@ describe('mfa update', () => {
 
     it('-n and -f are required', async () => {
       const r = await ssrun(['mfa', 'update', '-f', '-'], { home, input: text(doc('Primary')) });
-      expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', "ssrun: error: required option '-n, --name <name>' not specified\n"]);
+      expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', "ssrun: error: required option '-n, --name <name>' not specified; see `ssrun mfa update --help` (USAGE)\n"]);
       const f = await ssrun(['mfa', 'update', '-n', 'Primary'], { home });
-      expect([f.exitCode, f.stdout, f.stderr]).toEqual([2, '', "ssrun: error: required option '-f, --file <file>' not specified\n"]);
+      expect([f.exitCode, f.stdout, f.stderr]).toEqual([2, '', "ssrun: error: required option '-f, --file <file>' not specified; see `ssrun mfa update --help` (USAGE)\n"]);
     });
   });
 });
@@ -363,7 +363,7 @@ describe('mfa create refuses invalid input, naming the field and changing nothin
 
   it('-f is required', async () => {
     const r = await ssrun(['mfa', 'create'], { home });
-    expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', "ssrun: error: required option '-f, --file <file>' not specified\n"]);
+    expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', "ssrun: error: required option '-f, --file <file>' not specified; see `ssrun mfa create --help` (USAGE)\n"]);
   });
 });
 
@@ -438,7 +438,7 @@ describe('assignments: assign-principal, remove-principal, delete', () => {
         [['-p', USER, '-m', 'x'], '-c, --config <name>'],
       ] as const) {
         const r = await ssrun(['mfa', 'assign-principal', ...args], { home });
-        expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', `ssrun: error: required option '${missing}' not specified\n`]);
+        expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', `ssrun: error: required option '${missing}' not specified; see \`ssrun mfa assign-principal --help\` (USAGE)\n`]);
       }
       // -m is the Duo user for duo (a TOTP configuration generates a secret without it)
       expectRefused(await ssrun(['mfa', 'assign-principal', '-p', USER, '-c', 'First'], { home }), 2, 'USAGE', "provider user id (-m): required; expected the principal's user id at the provider");

@@ -83,7 +83,7 @@ describe('users', () => {
 
     it('-n is required', async () => {
       const r = await ssrun(['user', 'create', '-p', PW_BOB], { home });
-      expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', "ssrun: error: required option '-n, --name <name>' not specified\n"]);
+      expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', "ssrun: error: required option '-n, --name <name>' not specified; see `ssrun user create --help` (USAGE)\n"]);
     });
 
     it('only alice and Bob exist', async () => {
@@ -411,18 +411,18 @@ describe.skipIf(isRemote())('the command line', () => {
 
   it('an unknown command or option: exit 2, one line (with a suggestion when one is close)', async () => {
     const cmd = await ssrun(['frobnicate'], { home });
-    expect([cmd.exitCode, cmd.stdout, cmd.stderr]).toEqual([2, '', "ssrun: error: unknown command 'frobnicate'\n"]);
+    expect([cmd.exitCode, cmd.stdout, cmd.stderr]).toEqual([2, '', "ssrun: error: unknown command 'frobnicate'; see `ssrun --help` (USAGE)\n"]);
     const sub = await ssrun(['mfa', 'gte'], { home });
-    expect([sub.exitCode, sub.stdout, sub.stderr]).toEqual([2, '', "ssrun: error: unknown command 'gte' (Did you mean get?)\n"]);
+    expect([sub.exitCode, sub.stdout, sub.stderr]).toEqual([2, '', "ssrun: error: unknown command 'gte' (Did you mean get?); see `ssrun mfa --help` (USAGE)\n"]);
     const opt = await ssrun(['mfa', 'get', '--bogus'], { home });
-    expect([opt.exitCode, opt.stdout, opt.stderr]).toEqual([2, '', "ssrun: error: unknown option '--bogus'\n"]);
+    expect([opt.exitCode, opt.stdout, opt.stderr]).toEqual([2, '', "ssrun: error: unknown option '--bogus'; see `ssrun mfa get --help` (USAGE)\n"]);
     const near = await ssrun(['mfa', 'get', '--verbos'], { home });
-    expect([near.exitCode, near.stderr]).toEqual([2, "ssrun: error: unknown option '--verbos' (Did you mean --verbose?)\n"]);
+    expect([near.exitCode, near.stderr]).toEqual([2, "ssrun: error: unknown option '--verbos' (Did you mean --verbose?); see `ssrun mfa get --help` (USAGE)\n"]);
     const arg = await ssrun(['mfa', 'get', 'extra'], { home });
     expect([arg.exitCode, arg.stdout]).toEqual([2, '']);
-    expect(arg.stderr).toBe("ssrun: error: too many arguments for 'get'. Expected 0 arguments but got 1.\n");
+    expect(arg.stderr).toBe("ssrun: error: too many arguments for 'get'. Expected 0 arguments but got 1; see `ssrun mfa get --help` (USAGE)\n");
     const value = await ssrun(['mfa', 'get', '-n'], { home });
-    expect([value.exitCode, value.stderr]).toEqual([2, "ssrun: error: option '-n, --name <name>' argument missing\n"]);
+    expect([value.exitCode, value.stderr]).toEqual([2, "ssrun: error: option '-n, --name <name>' argument missing; see `ssrun mfa get --help` (USAGE)\n"]);
   });
 
   it('a command group without its subcommand prints usage on stderr and exits 2', async () => {

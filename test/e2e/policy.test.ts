@@ -25,9 +25,9 @@ const HOUR = 3_600_000;
 const user = (name: string) => `principal/internal/user/${name}`;
 const group = (name: string) => `principal/internal/group/${name}`;
 
-/** commander's own usage error (no code). */
-function expectMissing(r: RunResult, option: string): void {
-  expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', `ssrun: error: required option '${option}' not specified\n`]);
+/** commander's own usage error, with the documented code and the help to read. */
+function expectMissing(r: RunResult, option: string, command: string): void {
+  expect([r.exitCode, r.stdout, r.stderr]).toEqual([2, '', `ssrun: error: required option '${option}' not specified; see \`ssrun ${command} --help\` (USAGE)\n`]);
 }
 
 // ---- the store, for time travel -----------------------------------------------------------------------------
@@ -113,7 +113,7 @@ describe('groups, policies and enforcement (one store)', () => {
       expectRefused(await ssrun(['group', 'create', '-n', 'ENG'], { home }), 4, 'GROUP_EXISTS', 'principal/internal/group/ENG already exists (names are case-insensitive)');
       expectRefused(await ssrun(['group', 'create', '-n', 'a/b'], { home }), 2, 'INVALID_NAME', 'group name: "a/b" is not valid; expected 1–120 characters of letters, digits and . _ @ + -');
       expectRefused(await ssrun(['group', 'create', '-n', '..'], { home }), 2, 'INVALID_NAME', 'group name: ".." is not valid');
-      expectMissing(await ssrun(['group', 'create'], { home }), '-n, --name <name>');
+      expectMissing(await ssrun(['group', 'create'], { home }), '-n, --name <name>', 'group create');
     });
 
     it('group add-member / remove-member: users and applications; duplicates and unknowns refused', async () => {
@@ -270,7 +270,7 @@ describe('groups, policies and enforcement (one store)', () => {
       expectRefused(await ssrun(['mfa', 'policy', 'activate', '-n', 'nope'], { home }), 3, 'POLICY_NOT_FOUND', 'MFA policy "nope" not found');
       expectRefused(await ssrun(['mfa', 'policy', 'deactivate', '-n', 'nope'], { home }), 3, 'POLICY_NOT_FOUND');
       expectRefused(await ssrun(['mfa', 'policy', 'activate', '-n', 'Bad Name'], { home }), 2, 'INVALID_POLICY');
-      expectMissing(await ssrun(['mfa', 'policy', 'activate'], { home }), '-n, --name <name>');
+      expectMissing(await ssrun(['mfa', 'policy', 'activate'], { home }), '-n, --name <name>', 'mfa policy activate');
     });
 
     it('explain: no policy; one through a group; the most stringent of several, each requirement with the policy that set it; inactive ones ignored', async () => {
@@ -463,7 +463,7 @@ describe('groups, policies and enforcement (one store)', () => {
       expect(json(l).Enrollment).toMatchObject({ Policy: 'engineers', DaysLeft: 7, Deadline: new Date(Date.parse(out.EnrolmentWindowStarts) + 7 * DAY).toISOString() });
       expectRefused(await ssrun(['mfa', 'policy', 'reset-deadline', '-p', user('nobody')], { home }), 3, 'PRINCIPAL_NOT_FOUND', 'principal/internal/user/nobody not found');
       expectRefused(await ssrun(['mfa', 'policy', 'reset-deadline', '-p', group('eng')], { home }), 2, 'UNSUPPORTED_PRINCIPAL_TYPE');
-      expectMissing(await ssrun(['mfa', 'policy', 'reset-deadline'], { home }), '-p, --principal <path>');
+      expectMissing(await ssrun(['mfa', 'policy', 'reset-deadline'], { home }), '-p, --principal <path>', 'mfa policy reset-deadline');
     });
 
     it('an application covered through a group: the API key alone within its window, refused after it', async () => {
