@@ -57,6 +57,9 @@ export interface Slot {
   close(): void;
 }
 
+/** What the CLI says while a ceremony waits for the browser (both the loopback page and a server's). */
+export const waitingMessage = (kind: CeremonyKind) => (kind === 'register' ? 'Touch your security key in the browser window to register it' : 'Touch your security key in the browser window');
+
 /** A fresh secret path: `/` and 32 random bytes in base64url (256 bits). */
 export function randomPath(): string {
   return `/${randomBytes(32).toString('base64url')}`;

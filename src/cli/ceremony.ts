@@ -10,7 +10,7 @@ import { delimiter, join } from 'node:path';
 import type { Ceremony, CeremonyAnswer, CeremonyRequest } from '../core/ceremony.js';
 import { SsrunError } from '../core/errors.js';
 import type { ProgressEvent } from '../core/ports.js';
-import { createSlot, MAX_BODY_BYTES, randomPath, type Slot } from '../ceremony/slot.js';
+import { createSlot, MAX_BODY_BYTES, randomPath, waitingMessage, type Slot } from '../ceremony/slot.js';
 
 export type CeremonyEvent = Extract<ProgressEvent, { kind: 'ceremony' }>;
 
@@ -121,7 +121,7 @@ export function loopbackCeremony(): Ceremony {
         const options = await req.build(site);
         const path = randomPath();
         slot = createSlot({ site, host: `localhost:${port}`, path, kind: req.kind, title: req.title, options, deadline: req.deadline, ...(req.signal ? { signal: req.signal } : {}) });
-        const message = req.kind === 'register' ? 'Touch your security key in the browser window to register it' : 'Touch your security key in the browser window';
+        const message = waitingMessage(req.kind);
         req.onProgress?.({ kind: 'ceremony', url: `${site.origin}${path}`, message, deadline: req.deadline });
         return await slot.answer;
       } finally {

@@ -8,7 +8,7 @@ import type { FactorProvider } from './factor.js';
 import { DEFAULT_MFA_TIMEOUT_MS, pathOf, type Kit } from './kit.js';
 import { keyView, validateKeyName, type AddKeyRequest } from './keys.js';
 import type { Principal, StoredConfig } from './model.js';
-import { shown, validatePrincipalName } from './validate.js';
+import { shown } from './validate.js';
 
 type KeyProvider = FactorProvider & Required<Pick<FactorProvider, 'register'>>;
 
@@ -35,7 +35,7 @@ async function keyConfig(kit: Kit, p: Principal, name: string | undefined): Prom
 
 export async function addKey(kit: Kit, req: AddKeyRequest) {
   const { store } = kit;
-  const p = await kit.requirePrincipal(store, 'user', validatePrincipalName(req.user, 'user'));
+  const p = await kit.requirePrincipal(store, 'user', req.user);
   const path = pathOf(p);
   if (kit.actor.principal !== 'local' && kit.actor.principal.toLowerCase() !== path.toLowerCase()) {
     throw new SsrunError('FORBIDDEN', `${kit.actor.principal} may not register a security key for ${path}: users register their own keys (an administrator assigns the configuration, which stays pending until then)`);

@@ -68,7 +68,7 @@ export function keyUseCases(kit: Kit, checks: PolicyChecks, attempts: Attempts) 
   const isSelf = (p: Principal) => kit.actor.principal.toLowerCase() === pathOf(p).toLowerCase();
 
   async function keyUser(ops: StoreOps, name: string): Promise<Principal> {
-    return kit.requirePrincipal(ops, 'user', validatePrincipalName(name, 'user'));
+    return kit.requirePrincipal(ops, 'user', name);
   }
 
   async function listKeys(user?: string): Promise<KeyView[]> {

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Ceremony, CeremonyAnswer, CeremonyRequest, CeremonySite } from '../core/ceremony.js';
 import { SsrunError } from '../core/errors.js';
-import { createSlot, randomPath, type Slot } from '../ceremony/slot.js';
+import { createSlot, randomPath, waitingMessage, type Slot } from '../ceremony/slot.js';
 
 export const CEREMONY_BASE = '/ceremony';
 /** At most this many ceremonies wait at once (each holds a request open): more are refused, not queued. */
@@ -50,7 +50,7 @@ export function publicCeremony(publicUrl: string): { ceremony: Ceremony; registe
         slot = createSlot({ site, host, path, kind: req.kind, title: req.title, options, context, deadline: req.deadline, ...(req.signal ? { signal: req.signal } : {}) });
         slots.set(path, slot);
         bySubject.set(subject, slot);
-        const message = req.kind === 'register' ? 'Touch your security key in the browser window to register it' : 'Touch your security key in the browser window';
+        const message = waitingMessage(req.kind);
         req.onProgress?.({ kind: 'ceremony', url: `${site.origin}${path}`, message, deadline: req.deadline });
         return await slot.answer;
       } finally {
