@@ -33,7 +33,7 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
   });
 }
 
-function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string, close = false): Promise<void> {
+export function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string, close = false): Promise<void> {
   return new Promise((resolve) => {
     res.on('close', () => resolve());
     res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)), ...(close ? { connection: 'close' } : {}) });
@@ -63,7 +63,7 @@ async function serveRequest(slot: Slot, req: IncomingMessage, res: ServerRespons
   await send(res, out.status, out.headers, out.body);
 }
 
-const listen = (server: Server, host: string, port: number) =>
+export const listen = (server: Server, host: string, port: number) =>
   new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port, exclusive: true }, () => {

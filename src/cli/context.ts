@@ -141,7 +141,7 @@ export async function openPgDeps(opts: GlobalOptions, url: string) {
  * The embedded store's browser ceremonies: a one-shot loopback page (loaded only when a key is used). One a use
  * case starts without a command's own progress (assign-principal) is shown all the same.
  */
-const localCeremony: Ceremony = {
+export const localCeremony: Ceremony = {
   async run(req) {
     const [{ loopbackCeremony }, { progress }] = await Promise.all([import('./ceremony.js'), import('./progress.js')]);
     if (req.onProgress) return loopbackCeremony().run(req);
@@ -151,6 +151,10 @@ const localCeremony: Ceremony = {
     } finally {
       await shown.stop();
     }
+  },
+  // A redirect ceremony (Duo's Universal Prompt) comes back to this machine, over a server as well.
+  async redirect(req, answer) {
+    return (await import('./redirect.js')).loopbackRedirect(req, answer);
   },
 };
 
@@ -202,7 +206,7 @@ export async function service(opts: GlobalOptions, target?: Target): Promise<Ssr
     }
   }
   const token = tokenFromEnv ?? (await savedSession(opts, t.key))?.token;
-  return createRemoteSsrun({ name: t.name, url: t.url, verify: t.verify, ca, token });
+  return createRemoteSsrun({ name: t.name, url: t.url, verify: t.verify, ca, token }, { ceremony: localCeremony });
 }
 
 export function closeLocal(): void {

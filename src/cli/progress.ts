@@ -21,6 +21,8 @@ export function progress(): Progress {
   return {
     onProgress(e) {
       if (e.kind === 'info') return io.notice(e.message);
+      // A server's hand-over of a redirect ceremony is the client's business (src/remote/client.ts), not shown.
+      if (e.kind === 'redirect') return;
       void stop();
       // Loaded only when a ceremony starts (no cost for any other command).
       waiting = import('./ceremony.js').then(({ showCeremony }) => showCeremony(e, io, { noBrowser: !browserWanted }));

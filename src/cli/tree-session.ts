@@ -20,9 +20,9 @@ export function sessionCommands(program: Command): void {
     .option('--password-stdin', 'read the password from stdin')
     .option('-k, --api-key <key>', "the application's API key (visible to other processes: prefer --api-key-stdin)")
     .option('--api-key-stdin', 'read the API key from stdin')
-    .option('-m, --mfa <method>', "read by the user's provider, exactly as typed: duo: a passcode (1–64 letters and digits, e.g. 77552) or push, phone, sms, auto; totp: the app's code; any: a recovery code (xxxx-xxxx-xxxx)")
-    .option('--timeout <seconds>', 'how long to wait for the second factor', '60')
-    .option('--no-browser', 'security keys: print the ceremony URL, do not open a browser')
+    .option('-m, --mfa <method>', "read by the user's provider, exactly as typed: duo: a passcode (1–64 letters and digits, e.g. 77552) or push, phone, sms, auto; duo with \"Prompt\": \"universal\": browser; totp: the app's code; security keys: key; any: a recovery code (xxxx-xxxx-xxxx)")
+    .option('--timeout <seconds>', 'how long to wait for the second factor (default: 60; 120 for a login in a browser)')
+    .option('--no-browser', 'logins in a browser (security keys, Duo Universal Prompt): print the URL, do not open a browser')
     .action(run(async () => (await loginCmd()).login));
   program
     .command('logout')

@@ -1,5 +1,7 @@
 // The browser-ceremony port: a factor that needs a browser (security keys) builds its options for the site
-// the ceremony runs at, and gets the browser's answer back. The embedded store runs it on a one-shot loopback
+// the ceremony runs at, and gets the browser's answer back. A factor whose browser page is someone else's (Duo's
+// Universal Prompt) uses `redirect`: the browser is sent to the provider and comes back to a one-shot loopback
+// address on the user's own machine, whose query the factor reads. The embedded store runs it on a one-shot loopback
 // page (src/cli/ceremony.ts); `ssrun serve --public-url` runs it on the server's own origin
 // (src/remote/ceremony.ts). Both serve the same page (src/ceremony/).
 
@@ -34,7 +36,39 @@ export interface CeremonyRequest {
  */
 export type CeremonyAnswer = { site: CeremonySite } & ({ response: unknown } | { refused: string });
 
+/** A redirect ceremony: the provider's page, then back to `http://127.0.0.1:PORT/<secret path>` on the user's machine. */
+export interface RedirectRequest {
+  /** Who it is for (a server keeps one flow open per principal). */
+  subject: string;
+  /** The URL to open, made for the address the browser is to come back to (`http://127.0.0.1:PORT/<43 characters>`). */
+  build: (redirectUri: string) => Promise<string>;
+  /** Absolute deadline (ms since epoch): the listener closes then, and the ceremony fails with MFA_TIMEOUT. */
+  deadline: number;
+  signal?: AbortSignal;
+  /** The URL to open and the line to show while waiting (`{ kind: 'ceremony' }`), as for a key ceremony. */
+  onProgress?: (event: ProgressEvent) => void;
+  /** What the CLI says while it waits. */
+  message: string;
+}
+
+/** The query the browser came back with (string values only, at most a few KiB), and the address it came to. */
+export interface RedirectReturn {
+  params: Record<string, string>;
+  redirectUri: string;
+}
+
+/** What the factor made of the return, and the line the browser page shows (never a token). */
+export interface RedirectOutcome<T> {
+  result: T;
+  page: { ok: boolean; message: string };
+}
+
 export interface Ceremony {
   /** Runs one ceremony; throws MFA_TIMEOUT at the deadline, CANCELLED on the signal. */
   run(req: CeremonyRequest): Promise<CeremonyAnswer>;
+  /**
+   * Runs one redirect ceremony: `answer` reads what came back while the browser waits, and the page then says
+   * how it ended. Throws MFA_TIMEOUT at the deadline, CANCELLED on the signal; absent where none can run.
+   */
+  redirect?<T>(req: RedirectRequest, answer: (back: RedirectReturn) => Promise<RedirectOutcome<T>>): Promise<T>;
 }

@@ -87,7 +87,7 @@ export function enrolmentUseCases(kit: Kit, attempts: Attempts, verification: Ve
           return await refuse({ code: 'ASSIGNMENT_NOT_FOUND', message: `${path} has no MFA configuration assigned that a code confirms (mfa verify is for authenticator apps)`, reason: 'no assignment confirmed with a code', counted: false });
         }
         const wasPending = p.assignment.pending;
-        const method = provider.parseMethod(code, { path, configName: config.Name });
+        const method = provider.parseMethod(code, { path, configName: config.Name, options: provider.loadOptions(config.Options) });
         const checked = await verification.check({ principal: p, config, provider, method, deadline: kit.clock.now().getTime() + VERIFY_WAIT_MS });
         if (checked.result === 'recovery') return await refuse({ code: 'INVALID_METHOD', message: '-m: mfa verify takes a code from the authenticator app, not a recovery code', reason: 'recovery code given', counted: false });
         if (checked.result === 'deny') return await refuse(checked);

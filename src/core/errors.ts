@@ -58,6 +58,8 @@ export const ERROR_CODES = {
   ROUTE_NOT_FOUND: 'NOT_FOUND',
   /** No security key with this id for this user. */
   KEY_NOT_FOUND: 'NOT_FOUND',
+  /** No browser login flow with this id on this server (it ended, or the id is wrong). */
+  FLOW_NOT_FOUND: 'NOT_FOUND',
   // state conflicts
   CONFIG_EXISTS: 'CONFLICT',
   CONFIG_IN_USE: 'CONFLICT',

@@ -138,6 +138,13 @@ export interface RegisterRequest {
 
 export type NewKey = Omit<SecurityKey, 'principalId' | 'name' | 'createdAt' | 'lastUsedAt'>;
 
+/** Where `-m` is read: the principal, and its configuration's options (loaded). */
+export interface MethodContext {
+  path: string;
+  configName: string;
+  options: Record<string, unknown>;
+}
+
 export interface FactorProvider {
   /** The configuration `Type` it serves. */
   readonly type: string;
@@ -166,9 +173,11 @@ export interface FactorProvider {
   /** Whether this type could read `raw` at all (the shape check before any attempt is counted). */
   accepts(raw: string): boolean;
   /** `-m` for a principal of this type (never a recovery code: those are checked first); throws INVALID_METHOD. */
-  parseMethod(raw: string, ctx: { path: string; configName: string }): ProviderMethod;
+  parseMethod(raw: string, ctx: MethodContext): ProviderMethod;
   /** What login says when MFA is required and no `-m` was given, and how a terminal asks. */
-  required(ctx: { path: string; configName: string; options: Record<string, unknown> }): { message: string; prompt: FactorPrompt };
+  required(ctx: MethodContext): { message: string; prompt: FactorPrompt };
+  /** How long a login waits for this factor when the caller set no timeout (default: DEFAULT_MFA_TIMEOUT_MS). */
+  timeoutMs?(options: Record<string, unknown>): number | undefined;
 
   /** A principal's enrolment: checks or makes its identity and secret (outside any transaction). */
   enrol(req: EnrolRequest): Promise<Enrolment>;

@@ -179,9 +179,12 @@ async function secondFactor(c: Ctx, req: LoginRequest, path: string, p: Principa
     }
   }
   const choose = req.chooseFactor ? async (prompt: FactorPrompt) => read(await req.chooseFactor!(prompt)) : undefined;
+  // A factor may wait longer by default (a browser's prompt): the lease grows to it, unless it ran out meanwhile.
+  const waitMs = req.timeoutMs ?? provider.timeoutMs?.(ctx.options) ?? timeoutMs;
+  if (waitMs > timeoutMs && !(await attempt.extend(waitMs))) return deny({ code: 'AUTH_DENIED', message: DENIED_MESSAGE, reason: 'the attempt ran out before the second factor', counted: false });
   let outcome;
   try {
-    outcome = await verification.check({ principal: p, config, provider, method, choose, deadline: clock.now().getTime() + timeoutMs, signal: req.signal, onProgress: req.onProgress });
+    outcome = await verification.check({ principal: p, config, provider, method, choose, deadline: clock.now().getTime() + waitMs, signal: req.signal, onProgress: req.onProgress });
   } catch (e) {
     return isUsage(e) ? notAccepted(e) : failing(e);
   }

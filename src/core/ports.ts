@@ -159,4 +159,8 @@ export interface Crypto {
 }
 
 /** What a long step reports: a line to show, or a browser ceremony's URL to open (and the line to show with it). */
-export type ProgressEvent = { kind: 'info'; message: string } | { kind: 'ceremony'; url: string; message: string; deadline: number };
+export type ProgressEvent =
+  | { kind: 'info'; message: string }
+  | { kind: 'ceremony'; url: string; message: string; deadline: number }
+  /** A server's redirect ceremony waits for the client's loopback address (`flow` names it: a 256-bit secret). */
+  | { kind: 'redirect'; flow: string; message: string; deadline: number };

@@ -5,6 +5,7 @@
 
 import type { IncomingMessage, RequestOptions } from 'node:http';
 import { SsrunError } from '../core/errors.js';
+import type { Ceremony } from '../core/ceremony.js';
 import type { CodePrompt, FactorPrompt } from '../core/factor.js';
 import type { ProgressEvent } from '../core/ports.js';
 import type { EnrollmentNotice, LoginRequest, LoginResult, SsrunApi } from '../core/service.js';
@@ -87,8 +88,12 @@ export function promptFrom(raw: unknown): FactorPrompt {
  * parts (nothing else of what a server sends reaches a browser or an opener), with a numeric deadline.
  */
 export function progressFrom(raw: unknown): ProgressEvent {
-  const line = raw as { progress: string; ceremony?: { url?: unknown; deadline?: unknown } };
+  const line = raw as { progress: string; ceremony?: { url?: unknown; deadline?: unknown }; redirect?: { flow?: unknown; deadline?: unknown } };
   const message = sanitizeLine(String(line.progress));
+  const r = line.redirect;
+  if (r && typeof r.flow === 'string' && /^[A-Za-z0-9_-]{43}$/.test(r.flow) && typeof r.deadline === 'number' && Number.isFinite(r.deadline)) {
+    return { kind: 'redirect', flow: r.flow, message, deadline: r.deadline };
+  }
   const c = line.ceremony;
   if (c && typeof c.url === 'string' && c.url.length <= 500 && typeof c.deadline === 'number' && Number.isFinite(c.deadline)) {
     let u: URL | undefined;
@@ -102,6 +107,23 @@ export function progressFrom(raw: unknown): ProgressEvent {
     }
   }
   return { kind: 'info', message };
+}
+
+/**
+ * The provider's page a server's redirect ceremony sends the browser to, rebuilt from its parts: only an https
+ * URL with a plain host name and no user part (what else a server says never reaches an opener).
+ */
+export function providerUrlFrom(raw: unknown): string {
+  let u: URL | undefined;
+  try {
+    u = typeof raw === 'string' && raw.length <= 8192 ? new URL(raw) : undefined;
+  } catch {
+    u = undefined;
+  }
+  if (!u || u.protocol !== 'https:' || u.username || u.password || u.hash || !/^[a-z0-9.-]+$/.test(u.hostname)) {
+    throw new SsrunError('SERVER_PROTOCOL', 'the server answered a browser login with a URL that is not a plain https address; login denied');
+  }
+  return `https://${u.host}${u.pathname}${u.search}`;
 }
 
 type Requester = (url: URL, options: RequestOptions, cb: (res: IncomingMessage) => void) => import('node:http').ClientRequest;
@@ -204,25 +226,70 @@ function caller(target: RemoteTarget) {
   return call;
 }
 
-export function createRemoteSsrun(target: RemoteTarget): SsrunApi {
+export interface RemoteDeps {
+  /** Where a server's redirect ceremony comes back to (the CLI's loopback); absent: such a login fails closed. */
+  ceremony?: Ceremony;
+}
+
+export function createRemoteSsrun(target: RemoteTarget, deps: RemoteDeps = {}): SsrunApi {
   const call = caller(target);
   const enc = encodeURIComponent;
+
+  /**
+   * A server's redirect ceremony, carried on here: the loopback address goes to the server, which answers the
+   * provider's URL; what the browser brings back goes to the server, which judges it and says what the page says.
+   */
+  async function carryRedirect(e: Extract<ProgressEvent, { kind: 'redirect' }>, req: LoginRequest, signal: AbortSignal): Promise<void> {
+    const redirect = deps.ceremony?.redirect;
+    if (!redirect) throw new SsrunError('CEREMONY_UNAVAILABLE', 'this login needs a browser, and this client cannot open one');
+    await redirect.call(deps.ceremony, {
+      subject: req.name,
+      message: e.message,
+      deadline: e.deadline,
+      signal,
+      ...(req.onProgress ? { onProgress: req.onProgress } : {}),
+      build: async (redirectUri) => providerUrlFrom((await call<{ url?: unknown }>('POST', '/connect/redirect', { body: { flow: e.flow, redirect_uri: redirectUri }, token: null, signal }))?.url),
+    }, async (back) => {
+      const page = await call<{ ok?: unknown; message?: unknown }>('POST', '/connect/redirect/answer', { body: { flow: e.flow, params: back.params }, token: null, signal, timeoutMs: 60_000 });
+      return { result: undefined, page: { ok: page?.ok === true, message: sanitizeLine(String(page?.message ?? ''), 300) } };
+    });
+  }
 
   async function login(req: LoginRequest): Promise<LoginResult> {
     const path = req.type === 'user' ? '/connect/token/internal' : '/connect/api_key_token';
     const send = async (mfa: string | undefined) => {
+      // A redirect ceremony that fails on this side (the browser never came back, Ctrl-C) ends the login with its reason.
+      const local = new AbortController();
+      const signal = req.signal ? AbortSignal.any([req.signal, local.signal]) : local.signal;
+      let failed: { e: unknown } | undefined;
+      const onLine = (line: unknown) => {
+        const event = progressFrom(line);
+        if (event.kind !== 'redirect') return req.onProgress?.(event);
+        carryRedirect(event, req, signal).catch((e) => {
+          // The server's own deadline ends the login at the same time, as a counted denial: wait for its answer.
+          if (e instanceof SsrunError && e.code === 'MFA_TIMEOUT') return;
+          failed ??= { e };
+          local.abort();
+        });
+      };
       const body: Record<string, unknown> =
         req.type === 'user' ? { username: req.name, password: req.secret } : { name: req.name, api_key: req.secret };
       if (mfa !== undefined) body.mfa = mfa;
       if (req.timeoutMs !== undefined) body.timeout = Math.ceil(req.timeoutMs / 1000);
-      const r = await call<{ Principal: string; Factor: string; ExpiresAt: string; access_token: string; RecoveryCodesLeft?: number; Enrollment?: EnrollmentNotice; KeyEnrollment?: LoginResult['KeyEnrollment'] }>('POST', path, {
-        body,
-        token: null,
-        signal: req.signal,
-        timeoutMs: (req.timeoutMs ?? 60_000) + REQUEST_TIMEOUT_MS,
-        // A server's words, escaped like Duo's before they reach the terminal.
-        stream: (line) => req.onProgress?.(progressFrom(line)),
-      });
+      let r: { Principal: string; Factor: string; ExpiresAt: string; access_token: string; RecoveryCodesLeft?: number; Enrollment?: EnrollmentNotice; KeyEnrollment?: LoginResult['KeyEnrollment'] };
+      try {
+        r = await call('POST', path, {
+          body,
+          token: null,
+          signal,
+          // The longest a factor waits by default (a browser's prompt, 120 s), when no timeout was set.
+          timeoutMs: (req.timeoutMs ?? 120_000) + REQUEST_TIMEOUT_MS,
+          // A server's words, escaped like Duo's before they reach the terminal.
+          stream: onLine,
+        });
+      } catch (e) {
+        throw failed ? failed.e : e;
+      }
       if (!r || typeof r.access_token !== 'string' || typeof r.Principal !== 'string') throw new SsrunError('SERVER_PROTOCOL', `the server at ${target.url} answered the login without a token; login denied`);
       return {
         Principal: r.Principal,

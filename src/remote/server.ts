@@ -12,6 +12,7 @@ import { ENROLMENT_ONLY, createSsrun, type Ssrun, type SsrunDeps } from '../core
 import { MAX_INPUT_BYTES, parseJsonText, sanitizeLine } from '../core/validate.js';
 import { API_BASE, errorBody, httpStatusOf } from './protocol.js';
 import { publicCeremony } from './ceremony.js';
+import { serverRedirects } from './redirect.js';
 import { streamed } from './streaming.js';
 import { TRUSTED_DAYS } from '../core/lockout.js';
 import { clientErrorHandler, drain } from './http-errors.js';
@@ -33,6 +34,11 @@ export interface ServerOptions {
 }
 
 export const DEFAULT_RATE_LIMIT = { max: 1200, loginMax: 30 };
+
+/** Without --public-url a server runs no key ceremony: browsers allow WebAuthn on its https origin only. */
+const noKeyCeremony = async (): Promise<never> => {
+  throw new SsrunError('CEREMONY_UNAVAILABLE', 'security keys need a browser ceremony, and none can run here (a server needs `ssrun serve --public-url`)');
+};
 const SERVICES_KEPT = 256;
 
 
@@ -156,7 +162,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   const ceremonies = opts.publicUrl ? publicCeremony(opts.publicUrl) : undefined;
   ceremonies?.register(app);
-  const deps: SsrunDeps = { ...opts.deps, ...(ceremonies ? { ceremony: ceremonies.ceremony } : {}) };
+  // Redirect ceremonies (Duo's Universal Prompt) come back to the client's own loopback: no public URL needed.
+  const redirects = serverRedirects();
+  redirects.register(app);
+  const deps: SsrunDeps = { ...opts.deps, ceremony: { run: ceremonies ? (req) => ceremonies.ceremony.run(req) : noKeyCeremony, redirect: redirects.redirect } };
   const serviceFor = servicesOf(deps);
   const checkLogin = app.createRateLimit({ max: limits.loginMax, timeWindow: 60_000, keyGenerator: (req) => `login:${clientAddress(req)}` });
   const anonymous = createSsrun({ ...deps, actor: { principal: 'anonymous', source: 'server' } });

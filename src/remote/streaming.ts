@@ -10,8 +10,9 @@ import type { Req } from './routes.js';
 
 export type StreamedWork = (ctx: { onProgress?: (e: ProgressEvent) => void; signal: AbortSignal }) => Promise<unknown>;
 
-/** The line a progress event becomes: its message, and a ceremony's URL and deadline. */
-const progressLine = (e: ProgressEvent) => (e.kind === 'ceremony' ? { progress: e.message, ceremony: { url: e.url, deadline: e.deadline } } : { progress: e.message });
+/** The line a progress event becomes: its message, and a ceremony's URL and deadline, or a redirect ceremony's flow. */
+const progressLine = (e: ProgressEvent) =>
+  e.kind === 'ceremony' ? { progress: e.message, ceremony: { url: e.url, deadline: e.deadline } } : e.kind === 'redirect' ? { progress: e.message, redirect: { flow: e.flow, deadline: e.deadline } } : { progress: e.message };
 
 export async function streamed(req: Req, reply: FastifyReply, shuttingDown: AbortSignal, work: StreamedWork, asError: (e: unknown) => SsrunError): Promise<unknown> {
   const abort = new AbortController();

@@ -1,6 +1,7 @@
 // ssrun login / logout: password or API key first, then the second factor; exit 0 only when allowed.
 
 import { SsrunError } from '../../core/errors.js';
+import { DEFAULT_MFA_TIMEOUT_MS } from '../../core/kit.js';
 import { checkMethodShape, codeShape, type CodePrompt, type FactorPrompt } from '../../core/factor.js';
 import { normalizeRecoveryCode } from '../../core/validate.js';
 import { canPrompt, io, resolveTarget, service, type GlobalOptions } from '../context.js';
@@ -18,7 +19,7 @@ export interface LoginOptions extends GlobalOptions {
   apiKeyStdin?: boolean;
   mfa?: string;
   timeout?: string;
-  /** --no-browser: a security key's ceremony URL is printed, not opened. */
+  /** --no-browser: a login in a browser (security key, Duo Universal Prompt) prints its URL, does not open it. */
   browser?: boolean;
 }
 
@@ -48,8 +49,9 @@ function chooser(signal: AbortSignal, timeoutMs: number) {
   };
 }
 
-function parseTimeout(value: string | undefined): number {
-  if (value === undefined) return 60_000;
+/** --timeout, or none: then the factor's own default (60 s; 120 s for a login in a browser). */
+function parseTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
   if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 3600) throw new SsrunError('USAGE', `--timeout: expected whole seconds between 1 and 3600, received ${JSON.stringify(value)}`);
   return Number(value) * 1000;
 }
@@ -82,7 +84,7 @@ export async function login(opts: LoginOptions): Promise<void> {
       name: (isUser ? opts.user : opts.application)!,
       secret,
       mfa: opts.mfa,
-      chooseFactor: opts.mfa === undefined && canPrompt() ? chooser(abort.signal, timeoutMs) : undefined,
+      chooseFactor: opts.mfa === undefined && canPrompt() ? chooser(abort.signal, timeoutMs ?? DEFAULT_MFA_TIMEOUT_MS) : undefined,
       onProgress: shown.onProgress,
       signal: abort.signal,
       timeoutMs,

@@ -1,7 +1,8 @@
-// Options of a `duo` configuration: an Auth API application's integration key, secret key and API host.
+// Options of a `duo` configuration: an Auth API application's integration key, secret key and API host, or
+// (`"Prompt": "universal"`) a Web SDK application's Client ID, Client secret and API host for Duo's Universal Prompt.
 
 import { fail, pickKeys, requireString, shown, typeName } from '../../core/validate.js';
-import type { DuoOptions } from './types.js';
+import { CLIENT_ID_LENGTH, CLIENT_SECRET_LENGTH, PROMPTS, type DuoOptions, type DuoPrompt } from './types.js';
 
 const HOST_RE = /^(?=.{1,253}(?::|$))[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::(\d{1,5}))?$/;
 
@@ -17,7 +18,23 @@ export function validateHost(value: string, field: string): string {
   return value;
 }
 
-const DUO_KEYS = ['IntegrationKey', 'SecretKey', 'Host', 'CaFile'] as const;
+const DUO_KEYS = ['IntegrationKey', 'SecretKey', 'Host', 'CaFile', 'Prompt'] as const;
+
+function parsePrompt(value: unknown): DuoPrompt {
+  if (typeof value !== 'string' || !(PROMPTS as readonly string[]).includes(value)) {
+    fail('INVALID_CONFIG', `Options.Prompt: expected one of ${PROMPTS.map((p) => JSON.stringify(p)).join(', ')}, received ${typeof value === 'string' ? shown(value) : typeName(value)}`);
+  }
+  return value as DuoPrompt;
+}
+
+/** A Universal Prompt application's keys have Duo's fixed lengths (the SDK refuses others): said here, by field. */
+function checkUniversalKeys(o: DuoOptions): void {
+  const id = o.IntegrationKey.length;
+  if (id !== CLIENT_ID_LENGTH) fail('INVALID_CONFIG', `Options.IntegrationKey: with "Prompt": "universal" it is the Web SDK application's Client ID, ${CLIENT_ID_LENGTH} characters; received ${id}`);
+  // The length only: the secret itself is never shown.
+  const secret = o.SecretKey.length;
+  if (secret !== CLIENT_SECRET_LENGTH) fail('INVALID_CONFIG', `Options.SecretKey: with "Prompt": "universal" it is the Web SDK application's Client secret, ${CLIENT_SECRET_LENGTH} characters; received ${secret}`);
+}
 
 export function parseDuoOptions(raw: unknown): DuoOptions {
   if (raw === undefined) fail('INVALID_CONFIG', 'Options: required, but missing');
@@ -29,11 +46,21 @@ export function parseDuoOptions(raw: unknown): DuoOptions {
     Host: validateHost(requireString(keys.get('Host'), 'Options.Host', { max: 260 }), 'Options.Host'),
   };
   if (keys.has('CaFile')) options.CaFile = requireString(keys.get('CaFile'), 'Options.CaFile');
+  if (keys.has('Prompt')) options.Prompt = parsePrompt(keys.get('Prompt'));
+  if (options.Prompt === 'universal') checkUniversalKeys(options);
   return options;
 }
 
-/** Stored options read back, in their documented order. */
+/** Stored options read back, in their documented order (Prompt only where it was given: older configurations are Auth API ones). */
 export function loadDuoOptions(o: Record<string, unknown>): DuoOptions {
   const d = o as Record<string, string>;
-  return { IntegrationKey: d.IntegrationKey!, SecretKey: d.SecretKey!, Host: d.Host!, ...(d.CaFile !== undefined ? { CaFile: d.CaFile } : {}) };
+  return {
+    IntegrationKey: d.IntegrationKey!,
+    SecretKey: d.SecretKey!,
+    Host: d.Host!,
+    ...(d.CaFile !== undefined ? { CaFile: d.CaFile } : {}),
+    ...(d.Prompt !== undefined ? { Prompt: d.Prompt as DuoPrompt } : {}),
+  };
 }
+
+export const isUniversal = (o: DuoOptions) => o.Prompt === 'universal';

@@ -134,7 +134,7 @@ function send(cfg: Cfg, opts: DuoOptions, agent: Agent, method: 'GET' | 'POST', 
   });
 }
 
-function transportError(host: string, e: Error): SsrunError {
+export function transportError(host: string, e: Error): SsrunError {
   const code = (e as NodeJS.ErrnoException).code ?? '';
   if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|ERR_TLS/i.test(code) || /certificate/i.test(e.message)) {
     return new SsrunError('PROVIDER_UNAVAILABLE', `login denied: the TLS certificate of Duo at ${host} could not be verified (${code || 'TLS error'}); set Options.CaFile only for a trusted proxy`);

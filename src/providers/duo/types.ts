@@ -3,11 +3,21 @@
 import type { ProgressEvent } from '../../core/ports.js';
 
 export interface DuoOptions {
+  /** Auth API: the integration key; Universal Prompt: the Client ID (20 characters). */
   IntegrationKey: string;
+  /** Auth API: the secret key; Universal Prompt: the Client secret (40 characters). */
   SecretKey: string;
   Host: string;
   CaFile?: string;
+  /** How a login asks Duo: `auth-api` (the default: push, phone, sms, passcodes) or `universal` (Duo's browser prompt). */
+  Prompt?: DuoPrompt;
 }
+
+export const PROMPTS = ['auth-api', 'universal'] as const;
+export type DuoPrompt = (typeof PROMPTS)[number];
+/** A Web SDK (Universal Prompt) application's Client ID and Client secret lengths, as Duo issues them. */
+export const CLIENT_ID_LENGTH = 20;
+export const CLIENT_SECRET_LENGTH = 40;
 
 /** Duo's factors by name: what `-m` may say besides a passcode. */
 export const FACTORS = ['push', 'phone', 'sms', 'auto'] as const;
