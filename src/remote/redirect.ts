@@ -113,9 +113,12 @@ export function serverRedirects() {
       schema: { body: { type: 'object', additionalProperties: false, required: ['flow', 'params'], properties: { flow: FLOW_ID, params: { type: 'object', additionalProperties: false, properties: Object.fromEntries(KEPT.map((k) => [k, { type: 'string', maxLength: 4096 }])) } } } },
     }, async (r, reply) => {
       const b = bodyOf(r);
+      const params = b.params as Record<string, unknown>;
+      // The schema says so too; checked here as well, whatever the server's validator options.
+      if (!Object.entries(params).every(([k, v]) => KEPT.includes(k) && typeof v === 'string' && v.length <= 4096)) throw new SsrunError('USAGE', `params: only ${KEPT.join(', ')}, as strings of at most 4096 characters`);
       const flow = flows.get(String(b.flow));
       if (!flow) throw gone();
-      return reply.header('cache-control', 'no-store').send(await flow.answer(b.params as Record<string, string>));
+      return reply.header('cache-control', 'no-store').send(await flow.answer(params as Record<string, string>));
     });
   }
 

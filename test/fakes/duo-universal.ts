@@ -11,7 +11,8 @@
 //   (iss = the token URL, aud = client id, preferred_username, auth_result, auth_context).
 // Outcomes by Duo username (the part before an optional '#'): allow, deny, fraud, wrong-user, bad-signature,
 // expired, token-hang (the token endpoint never answers), evil (a status_msg with terminal escapes). Clients
-// (one per configuration): `healthy`, `sick` (health check FAIL), `hang` (the health check never answers).
+// (one per configuration): `healthy`, `sick` (health check FAIL), `hang` (the health check never answers),
+// `huge` (the health check answers 2 MiB).
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ import { join } from 'node:path';
 import { makeCertificate } from '../helpers/tls.js';
 
 export const EVIL_STATUS = 'Denied\r\nssrun: login OK\u001b[2J\u001b[31m!';
-export type ClientKind = 'healthy' | 'sick' | 'hang';
+export type ClientKind = 'healthy' | 'sick' | 'hang' | 'huge';
 
 export interface UniversalRequest {
   path: string;
@@ -127,6 +128,7 @@ export async function startFakeUniversal(): Promise<FakeUniversal> {
     const c = assertion(form, '/oauth/v1/health_check');
     if (typeof c === 'string') return json(res, rec, 400, { error: 'invalid_client', error_description: c }, c);
     if (c.kind === 'hang') return; // never answers
+    if (c.kind === 'huge') return json(res, rec, 200, { stat: 'OK', response: { timestamp: now(), padding: 'x'.repeat(2 * 1024 * 1024) } });
     if (c.kind === 'sick') return json(res, rec, 200, { stat: 'FAIL', code: 50301, timestamp: now(), message: 'Service temporarily unavailable', message_detail: 'maintenance' });
     return json(res, rec, 200, { stat: 'OK', response: { timestamp: now() } });
   }

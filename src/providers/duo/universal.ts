@@ -89,13 +89,13 @@ function classify(e: unknown, host: string, signal: AbortSignal | undefined): { 
   const err = e as Error & { inner?: AxiosLike };
   const inner = err.inner;
   const message = sanitizeLine(err.message ?? String(e), 200);
+  if (inner?.isAxiosError && /maxContentLength|maxBodyLength/i.test(inner.message ?? '')) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo's answer is too large (Duo at ${host})`);
   if (inner?.isAxiosError && !inner.response) {
     if (inner.code === 'ECONNABORTED' || inner.code === 'ETIMEDOUT') throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer in time (Duo at ${host})`);
     if (inner.code === 'ERR_CANCELED') throw new SsrunError('CANCELLED', 'login cancelled');
     throw transportError(host, inner as Error);
   }
   if (inner?.isAxiosError && inner.response && (inner.response.status ?? 0) >= 500) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo answered HTTP ${inner.response.status} (Duo at ${host})`);
-  if (inner?.isAxiosError && /maxContentLength|maxBodyLength/i.test(inner.message ?? '')) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo's answer is too large (Duo at ${host})`);
   return { refused: message };
 }
 
