@@ -3,10 +3,10 @@
 // change of one's own keys with a login older than 5 minutes (the session's created_at moved back in the
 // store) is REAUTH_REQUIRED when piped, and on a terminal asks for the password again.
 
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasChromium } from '../helpers/browser.js';
-import { BIN, currentBackend, expectNoSecretsLeaked, expectRefused, isRemote, json, ok, ROOT, secret, ssrun, tempHome, usePublicUrl } from '../helpers/cli.js';
+import { currentBackend, expectNoSecretsLeaked, expectRefused, isRemote, json, ok, secret, ssrun, tempHome, usePublicUrl } from '../helpers/cli.js';
+import { onTty as onTerminal, shownJson } from '../helpers/terminal.js';
 import { storeSql } from '../helpers/store-sql.js';
 import { addKey, createUser, keySession, passwordSession, startKeys, type Keys } from './keys-kit.js';
 
@@ -27,47 +27,8 @@ afterAll(async () => {
   expectNoSecretsLeaked();
 });
 
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/** Runs ssrun on a pseudo-terminal, typing `send` once `waitFor` shows; resolves with all it showed. */
-function onTty(args: string[], env: Record<string, string>, waitFor: string, send: string): Promise<{ output: string; exitCode: number }> {
-  const fullEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', SSRUN_HOME: home, TERM: 'xterm-256color', LANG: 'C.UTF-8', NO_COLOR: '1', ...env };
-  const child = spawn('script', ['-qec', [BIN, ...args].map(quote).join(' '), '/dev/null'], { cwd: ROOT, env: fullEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-  let output = '';
-  let sent = false;
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`timed out on the terminal; it showed:\n${JSON.stringify(output)}`));
-    }, 45_000);
-    child.stdout.on('data', (d: string) => {
-      output += d;
-      if (!sent && output.includes(waitFor)) {
-        sent = true;
-        child.stdin.write(send);
-      }
-    });
-    child.stderr.on('data', (d: string) => (output += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      child.stdin.destroy();
-      if (!sent) reject(new Error(`prompt never shown: ${JSON.stringify(waitFor)}; the terminal showed:\n${JSON.stringify(output)}`));
-      else resolve({ output, exitCode: code ?? -1 });
-    });
-  });
-}
-
-/** The JSON object a terminal showed (CR LF line ends, maybe after prompts and progress lines). */
-function shownJson(output: string): any {
-  const text = output.replace(/\r/g, '');
-  const start = text.indexOf('{\n');
-  const end = text.indexOf('\n}', start);
-  if (start < 0 || end < 0) throw new Error(`no JSON on the terminal:\n${JSON.stringify(output)}`);
-  return JSON.parse(text.slice(start, end + 2));
-}
+/** Runs ssrun on a pseudo-terminal in this file's home, typing `send` once `waitFor` shows. */
+const onTty = (args: string[], env: Record<string, string>, waitFor: string, send: string) => onTerminal(args, { home, env, waitFor, send });
 
 describe.skipIf(!hasChromium)(`security keys on a terminal (${currentBackend()})`, () => {
   it('login with no -m goes straight to the key ceremony (no menu), Factor webauthn', async () => {

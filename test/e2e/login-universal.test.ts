@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUniversal, type FakeUniversal } from '../fakes/duo-universal.js';
 import { browserHook, hasChromium, launchBrowser, type BrowserHook } from '../helpers/browser.js';
 import { expectNoSecretsLeaked, expectRefused, json, secret, ssrun, tempHome, type RunResult } from '../helpers/cli.js';
+import { onTty, shownJson } from '../helpers/terminal.js';
 
 const PASSWORD = secret('correct horse battery staple');
 const LOOPBACK = /^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{43}$/;
@@ -268,6 +269,21 @@ describe.concurrent("ssrun login -m browser (Duo's Universal Prompt)", () => {
     expectRefused(prompt, 2, 'INVALID_CONFIG', 'Options.Prompt: expected one of "auth-api", "universal", received "web"');
     const shown = json(await ssrun(['mfa', 'get', '-n', 'Universal'], { home }));
     expect(shown.Options).toMatchObject({ SecretKey: '********', Prompt: 'universal' });
+  });
+});
+
+describe('ssrun login on a terminal, no -m', () => {
+  it("a Universal Prompt user goes straight to the browser (no menu), Factor universal-prompt", async () => {
+    await userWith('terry', 'allow#terry');
+    const hook = newHook();
+    const tty = onTty(['login', '-u', 'terry'], { home, env: hook.env, waitFor: 'Password:', send: `${PASSWORD}\r` });
+    const url = await hook.nextUrl(30_000);
+    expect((await browse(url)).body).toContain('Duo approved the login');
+    const { output, exitCode } = await tty;
+    expect(exitCode, output).toBe(0);
+    expect(output).toContain(url);
+    expect(output).not.toContain('Second factor');
+    expect(shownJson(output)).toMatchObject({ Principal: 'principal/internal/user/terry', Factor: 'universal-prompt' });
   });
 });
 
