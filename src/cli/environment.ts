@@ -13,7 +13,7 @@ export const ENVIRONMENT: readonly [string, string][] = [
   ['PGPASSWORD', "the PostgreSQL password when the URL has none; removed at start"],
   ['SSRUN_DEBUG', '1: errors print their stack trace'],
   ['NO_COLOR', 'set and not empty: no colour'],
-  ['BROWSER', "the program that opens a security key's ceremony URL (none: only print it)"],
+  ['BROWSER', "the program that opens a browser login's URL: security keys, Duo's Universal Prompt (none: only print it)"],
   ['PATH', 'where the platform opener (xdg-open) is looked for'],
 ];
 

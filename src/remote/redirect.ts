@@ -1,7 +1,7 @@
 // Redirect ceremonies on a server (Duo's Universal Prompt). The browser runs on the client's machine and comes
 // back to the client's own loopback address, so the server hands the flow over in three steps, each bound to
 // the flow's id (256 random bits) that only the streamed login answer carries:
-//   1. the login's stream says `redirect: {flow, deadline}`;
+//   1. the login's stream says `redirect: {flow, deadline, left}` (left: the milliseconds left, whatever the clocks);
 //   2. POST /connect/redirect {flow, redirect_uri}: the client's `http://127.0.0.1:PORT/<43 characters>`; the
 //      server makes the provider's URL for that address and answers {url};
 //   3. POST /connect/redirect/answer {flow, params}: what the browser came back with; the factor judges it here
@@ -28,7 +28,6 @@ interface Flow {
   answered: boolean;
   start(uri: string): Promise<string>;
   answer(params: Record<string, string>): Promise<{ ok: boolean; message: string }>;
-  cancel(): void;
 }
 
 const gone = () => new SsrunError('FLOW_NOT_FOUND', 'no such browser login on this server (it ended, or the id is wrong)');
@@ -41,9 +40,11 @@ export function serverRedirects() {
     // The flow's id reaches the client only in a streamed answer: without one, nobody could carry it on.
     if (!req.onProgress) throw new SsrunError('CEREMONY_UNAVAILABLE', 'a browser login needs the streamed answer (Accept: application/x-ndjson), which carries its flow');
     const subject = req.subject.toLowerCase();
-    // One open flow per principal: a new one ends the one before.
-    bySubject.get(subject)?.cancel();
     if (flows.size >= MAX_OPEN) throw new SsrunError('CEREMONY_UNAVAILABLE', `the server has ${MAX_OPEN} browser logins open; try again in a minute`);
+    // One open flow per principal, and the one waiting is kept: a newer login (perhaps someone else's, with a
+    // stolen password) must not end it for free. The one waiting ends at its deadline, counted, or when its
+    // client goes away.
+    if (bySubject.has(subject)) throw new SsrunError('ATTEMPTS_IN_FLIGHT', `a browser login of ${req.subject} is already waiting on this server; finish it, or try again once it ends`);
     const id = randomBytes(32).toString('base64url');
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
@@ -75,7 +76,6 @@ export function serverRedirects() {
               return { ok: false, message: e instanceof SsrunError ? e.message : 'the login failed; see the terminal' };
             }
           },
-          cancel: () => reject(new SsrunError('CANCELLED', 'a newer browser login of the same principal replaced this one')),
         };
         flows.set(id, flow);
         bySubject.set(subject, flow);

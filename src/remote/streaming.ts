@@ -12,7 +12,7 @@ export type StreamedWork = (ctx: { onProgress?: (e: ProgressEvent) => void; sign
 
 /** The line a progress event becomes: its message, and a ceremony's URL and deadline, or a redirect ceremony's flow. */
 const progressLine = (e: ProgressEvent) =>
-  e.kind === 'ceremony' ? { progress: e.message, ceremony: { url: e.url, deadline: e.deadline } } : e.kind === 'redirect' ? { progress: e.message, redirect: { flow: e.flow, deadline: e.deadline } } : { progress: e.message };
+  e.kind === 'ceremony' ? { progress: e.message, ceremony: { url: e.url, deadline: e.deadline } } : e.kind === 'redirect' ? { progress: e.message, redirect: { flow: e.flow, deadline: e.deadline, left: Math.max(0, e.deadline - Date.now()) } } : { progress: e.message };
 
 export async function streamed(req: Req, reply: FastifyReply, shuttingDown: AbortSignal, work: StreamedWork, asError: (e: unknown) => SsrunError): Promise<unknown> {
   const abort = new AbortController();

@@ -226,12 +226,13 @@ describe.concurrent("ssrun login -m browser (Duo's Universal Prompt)", () => {
     expectRefused(r, 7, 'PROVIDER_UNAVAILABLE', /did not answer in time/);
   });
 
-  it('a token endpoint that hangs: denied at the timeout', async () => {
+  it("a token endpoint that hangs past the login's timeout: denied, counted as the user's timeout", async () => {
     await userWith('tina', 'token-hang#tina');
     const { url, done } = await start('tina', ['--timeout', '4']);
     const back = await duoRedirect(url);
     void get(back.href).catch(() => undefined);
-    expectRefused(afterCeremony(await done), 7, 'PROVIDER_UNAVAILABLE', /did not answer in time/);
+    expectRefused(afterCeremony(await done), 5, 'MFA_TIMEOUT', "login denied: nothing came back from Duo's Universal Prompt in time");
+    expect(await failedAttempts('tina')).toBe(1);
   });
 
   it('-m push for a Universal Prompt user, -m browser for an Auth API user: refused before anything is counted', async () => {

@@ -1,8 +1,9 @@
 // A server's redirect ceremonies (src/remote/redirect.ts) over real HTTP: the flow id comes only in the
 // streamed progress; POST /connect/redirect takes the client's loopback address once (http://127.0.0.1:PORT/ and
 // 43 characters, nothing else) and answers the provider's URL; POST /connect/redirect/answer takes the kept
-// keys only, once, after the address; an unknown flow is FLOW_NOT_FOUND; a newer flow of the same principal
-// ends the older one; the deadline ends a flow nobody answered.
+// keys only, once, after the address; an unknown flow is FLOW_NOT_FOUND; a second flow of the same principal
+// is refused while one waits; the deadline ends a flow nobody answered. The client's side: progressFrom and
+// providerUrlFrom.
 
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import type { RedirectReturn } from '../../src/core/ceremony.js';
 import { SsrunError } from '../../src/core/errors.js';
 import type { ProgressEvent } from '../../src/core/ports.js';
 import { API_BASE, errorBody, httpStatusOf } from '../../src/remote/protocol.js';
+import { progressFrom, providerUrlFrom } from '../../src/remote/client-login.js';
 import { serverRedirects } from '../../src/remote/redirect.js';
 
 let app: FastifyInstance;
@@ -84,13 +86,32 @@ describe('server redirect flows', () => {
     expect((await post('/connect/redirect', { flow: 'short', redirect_uri: URI })).status).toBe(400);
   });
 
-  it('a newer flow of the same principal ends the older one; the deadline ends one nobody answered', async () => {
-    const older = start('principal/internal/user/ann');
-    await older.flow;
-    const newer = start('principal/internal/user/ANN', { ms: 300 });
-    await expect(older.result).rejects.toMatchObject({ code: 'CANCELLED' });
-    await newer.flow;
-    await expect(newer.result).rejects.toMatchObject({ code: 'MFA_TIMEOUT' });
-    expect((await post('/connect/redirect', { flow: await newer.flow, redirect_uri: URI })).status).toBe(404);
+  it('one waiting flow per principal: a second is refused (not the first ended); the deadline ends one nobody answered', async () => {
+    const first = start('principal/internal/user/ann', { ms: 300 });
+    await first.flow;
+    await expect(redirects.redirect({ subject: 'principal/internal/user/ANN', message: 'm', deadline: Date.now() + 1000, build: async () => 'u', onProgress: () => undefined }, async () => ({ result: 1, page: { ok: true, message: '' } }))).rejects.toMatchObject({ code: 'ATTEMPTS_IN_FLIGHT' });
+    await expect(first.result).rejects.toMatchObject({ code: 'MFA_TIMEOUT' });
+    expect((await post('/connect/redirect', { flow: await first.flow, redirect_uri: URI })).status).toBe(404);
+    const again = start('principal/internal/user/ann', { ms: 300 });
+    expect(await again.flow).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe("the client's side of a server's redirect", () => {
+  it('a redirect line: the flow, and a deadline by this clock from the milliseconds left', () => {
+    const flow = 'f'.repeat(43);
+    const e = progressFrom({ progress: 'Complete the prompt\u001b[2J', redirect: { flow, deadline: 1, left: 5000 } });
+    expect(e).toMatchObject({ kind: 'redirect', flow, message: 'Complete the prompt\\u001b[2J' });
+    expect((e as { deadline: number }).deadline - Date.now()).toBeGreaterThan(5500);
+    for (const bad of [{ flow: 'short', left: 5 }, { flow, left: -1 }, { flow }, { flow, left: 1e12 }]) expect(progressFrom({ progress: 'p', redirect: bad }).kind).toBe('info');
+  });
+
+  it("opens only an https page that sends the browser back to this machine's address", () => {
+    const back = `http://127.0.0.1:4321/${'a'.repeat(43)}`;
+    const good = `https://api-x.duosecurity.com/oauth/v1/authorize?client_id=DI&redirect_uri=${encodeURIComponent(back)}`;
+    expect(providerUrlFrom(good, back)).toBe(good);
+    for (const bad of [good.replace('https:', 'http:'), good.replace(encodeURIComponent(back), encodeURIComponent(back.replace('4321', '4322'))), 'https://api-x.duosecurity.com/oauth/v1/authorize', `https://user@api-x.duosecurity.com/?redirect_uri=${encodeURIComponent(back)}`, 42]) {
+      expect(() => providerUrlFrom(bad, back)).toThrow(/login denied/);
+    }
   });
 });

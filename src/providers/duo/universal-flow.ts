@@ -2,7 +2,7 @@
 // port: Duo's health check first (never fail open), then a redirect ceremony: the browser goes to Duo's prompt
 // with a fresh state and comes back to a one-shot loopback address; the state must be ours before the code is
 // exchanged, and Duo's verdict (which the SDK does not check) must be `allow` for this very Duo user (S30).
-// Failed, refused and abandoned flows are counted like an unanswered push.
+// Failed, refused, abandoned and cancelled flows are counted like an unanswered push, once Duo's URL is out.
 
 import { SsrunError, type ErrorCode } from '../../core/errors.js';
 import type { RedirectOutcome, RedirectReturn } from '../../core/ceremony.js';
@@ -37,21 +37,33 @@ export async function verifyUniversal(req: VerifyRequest, o: DuoOptions, api: Du
   const username = req.assignment.providerUserId;
   const state = api.newState();
   let flow: UniversalFlow | undefined;
+  /** Duo's URL is out: from then on a login that ends without Duo's allow counts, as a push sent does. */
+  let urlOut = false;
+  const timedOut = () => deny('MFA_TIMEOUT', "login denied: nothing came back from Duo's Universal Prompt in time", 'no answer from the browser in time');
 
   /** What came back to the loopback address, judged: the state first, then Duo's code, token and verdict. */
   const judge = async (back: RedirectReturn): Promise<FactorOutcome> => {
     const p = back.params;
+    // The state first, whatever else came back: an answer that is not this login's says nothing of Duo.
+    if (p.state === undefined || !api.sameState(p.state, state)) {
+      return deny('MFA_DENIED', "login denied: the browser came back with a state that is not this login's (a stale or forged redirect); nothing was exchanged", 'state mismatch: refused before the exchange');
+    }
     if (p.error !== undefined) {
       const said = sanitizeLine(p.error_description || p.error, 200);
       return deny('MFA_DENIED', `login denied: Duo said: ${said}`, `Duo returned an error (${said})`);
     }
-    if (p.state === undefined || !api.sameState(p.state, state)) {
-      return deny('MFA_DENIED', "login denied: the browser came back with a state that is not this login's (a stale or forged redirect); nothing was exchanged", 'state mismatch: refused before the exchange');
-    }
     const code = p.duo_code ?? p.code;
     if (!code) return deny('MFA_DENIED', "login denied: the browser came back without Duo's code", 'no code in the redirect');
     if (!flow) throw new SsrunError('INTERNAL', 'the redirect came back before its URL was made');
-    const answer = await flow.exchange(code, username);
+    let answer;
+    try {
+      answer = await flow.exchange(code, username);
+    } catch (e) {
+      // The login's own deadline ran out during the exchange (a browser that came back at the last second): a
+      // timeout of the user's, counted; Duo failing with time left is an outage (not counted).
+      if (e instanceof SsrunError && e.code === 'PROVIDER_UNAVAILABLE' && req.now().getTime() >= req.deadline - 100) return timedOut();
+      throw e;
+    }
     if ('refused' in answer) return deny('MFA_DENIED', `login denied: Duo's answer was refused: ${answer.refused}`, `exchange refused (${answer.refused})`);
     const t = answer.token;
     if (t.preferredUsername !== username) return deny('MFA_DENIED', `login denied: Duo's answer is for another user (${shown(t.preferredUsername)}), not ${shown(username)}`, `token for ${sanitizeLine(t.preferredUsername, 80)}`);
@@ -70,7 +82,9 @@ export async function verifyUniversal(req: VerifyRequest, o: DuoOptions, api: Du
         message: "Complete Duo's prompt in the browser window",
         build: async (redirectUri) => {
           flow = await api.flow(o, redirectUri, ctx);
-          return flow.authUrl(username, state);
+          const url = await flow.authUrl(username, state);
+          urlOut = true;
+          return url;
         },
         deadline: req.deadline,
         ...(req.signal ? { signal: req.signal } : {}),
@@ -82,9 +96,10 @@ export async function verifyUniversal(req: VerifyRequest, o: DuoOptions, api: Du
       },
     );
   } catch (e) {
-    if (e instanceof SsrunError && e.code === 'MFA_TIMEOUT') {
-      return deny('MFA_TIMEOUT', "login denied: nothing came back from Duo's Universal Prompt in time", 'no answer from the browser in time');
-    }
+    if (e instanceof SsrunError && e.code === 'MFA_TIMEOUT') return timedOut();
+    // Ctrl-C, or a client gone, once Duo's URL was out (it stays valid at Duo for minutes): counted all the same,
+    // so that starting and dropping logins cannot prompt the user's phone for free.
+    if (e instanceof SsrunError && e.code === 'CANCELLED' && urlOut) return deny('CANCELLED', 'login cancelled', "cancelled after Duo's prompt was opened");
     throw e;
   }
 }

@@ -89,10 +89,12 @@ function classify(e: unknown, host: string, signal: AbortSignal | undefined): { 
   const err = e as Error & { inner?: AxiosLike };
   const inner = err.inner;
   const message = sanitizeLine(err.message ?? String(e), 200);
+  // Our own bound (the login's signal was not aborted: checked above).
+  if (inner?.isAxiosError && inner.code === 'ERR_CANCELED') throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer in time (Duo at ${host})`);
+  if (inner?.isAxiosError && inner.response?.status === 429) throw new SsrunError('PROVIDER_RATE_LIMITED', `login denied: Duo is rate-limiting requests (HTTP 429) (Duo at ${host})`);
   if (inner?.isAxiosError && /maxContentLength|maxBodyLength/i.test(inner.message ?? '')) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo's answer is too large (Duo at ${host})`);
   if (inner?.isAxiosError && !inner.response) {
     if (inner.code === 'ECONNABORTED' || inner.code === 'ETIMEDOUT') throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer in time (Duo at ${host})`);
-    if (inner.code === 'ERR_CANCELED') throw new SsrunError('CANCELLED', 'login cancelled');
     throw transportError(host, inner as Error);
   }
   if (inner?.isAxiosError && inner.response && (inner.response.status ?? 0) >= 500) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo answered HTTP ${inner.response.status} (Duo at ${host})`);
@@ -113,36 +115,41 @@ export function createUniversalApi(): DuoUniversalApi {
     const defaults = takeOver(client, o.Host, agent);
     const now = ctx.now ?? Date.now;
     /** Sets this request's bound (the login's deadline, 15 s at most) before each SDK call. */
-    const bound = () => {
+    const limit = () => {
       const left = ctx.deadline - now();
       if (left <= 0) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer in time (Duo at ${o.Host})`);
-      Object.assign(defaults, { timeout: Math.min(REQUEST_TIMEOUT_MS, left), signal: ctx.signal });
+      // axios's own timeout only bounds an idle socket: the signal bounds the whole exchange (a trickling answer too).
+      const bound = AbortSignal.timeout(Math.min(REQUEST_TIMEOUT_MS, left));
+      Object.assign(defaults, { timeout: Math.min(REQUEST_TIMEOUT_MS, left), signal: ctx.signal ? AbortSignal.any([ctx.signal, bound]) : bound });
     };
-    return { client, bound, close: () => agent.destroy() };
+    return { client, limit, close: () => agent.destroy() };
   }
 
   return {
     async healthCheck(o, ctx) {
       // The SDK wants a redirect URL even here: an address nobody listens on (nothing is redirected).
-      const { client, bound, close } = await open(o, 'http://127.0.0.1/', ctx);
+      const { client, limit, close } = await open(o, 'http://127.0.0.1/', ctx);
       try {
-        bound();
+        limit();
         await client.healthCheck();
       } catch (e) {
         const { refused } = classify(e, o.Host, ctx.signal);
-        throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo's health check failed: ${refused} (Duo at ${o.Host})`);
+        // Duo refusing the client itself (400/401: a wrong Client ID or secret) is the configuration's fault.
+        const status = (e as { inner?: AxiosLike }).inner?.response?.status;
+        const code = status === 400 || status === 401 ? 'PROVIDER_MISCONFIGURED' : 'PROVIDER_UNAVAILABLE';
+        throw new SsrunError(code, `login denied: Duo's health check failed: ${refused} (Duo at ${o.Host})`);
       } finally {
         close();
       }
     },
 
     async flow(o, redirectUri, ctx) {
-      const { client, bound, close } = await open(o, redirectUri, ctx);
+      const { client, limit, close } = await open(o, redirectUri, ctx);
       return {
         authUrl: (username, state) => client.createAuthUrl(username, state),
         async exchange(code, username) {
           try {
-            bound();
+            limit();
             const t = await client.exchangeAuthorizationCodeFor2FAResult(code, username);
             const r = (t.auth_result ?? {}) as Record<string, unknown>;
             const c = (t.auth_context ?? {}) as Record<string, unknown>;
