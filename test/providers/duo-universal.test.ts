@@ -6,11 +6,11 @@
 import { Client, constants as universalConstants } from '@duosecurity/duo_universal';
 import { Agent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SsrunError } from '../../src/core/errors.js';
 import { duoPinnedCa } from '../../src/providers/duo/transport.js';
 import type { DuoOptions } from '../../src/providers/duo/types.js';
 import { createUniversalApi, takeOver } from '../../src/providers/duo/universal.js';
 import { startFakeUniversal, type ClientKind, type FakeUniversal } from '../fakes/duo-universal.js';
+import { errorOf } from '../helpers/refusal.js';
 
 let fake: FakeUniversal;
 beforeAll(async () => {
@@ -23,16 +23,6 @@ afterAll(async () => {
 const api = createUniversalApi();
 const options = (kind: ClientKind = 'healthy', more: Partial<DuoOptions> = {}): DuoOptions => ({ ...(fake.options(fake.client(kind)) as unknown as DuoOptions), ...more });
 const within = (ms: number) => ({ deadline: Date.now() + ms });
-
-async function failure(p: Promise<unknown>): Promise<SsrunError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SsrunError);
-    return e as SsrunError;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('the SDK as the adapter relies on it', () => {
   it('a Client keeps its axios at client.axios, with defaults.baseURL and an https Agent we replace', () => {
@@ -48,16 +38,9 @@ describe('the SDK as the adapter relies on it', () => {
     expect(universalConstants.DUO_PINNED_CERT).toBe(duoPinnedCa());
   });
 
-  it('refuses an SDK client that keeps its HTTP client elsewhere', () => {
+  it('refuses an SDK client that keeps its HTTP client elsewhere', async () => {
     for (const moved of [{}, { axios: {} }, { axios: { defaults: { baseURL: 'https://h', httpsAgent: {} } } }]) {
-      const e = (() => {
-        try {
-          takeOver(moved as never, 'h', new Agent());
-        } catch (x) {
-          return x as SsrunError;
-        }
-        throw new Error('accepted');
-      })();
+      const e = await errorOf(() => takeOver(moved as never, 'h', new Agent()));
       expect(e.code).toBe('INTERNAL');
       expect(e.message).toContain('client.axios.defaults');
     }
@@ -67,18 +50,18 @@ describe('the SDK as the adapter relies on it', () => {
 describe('createUniversalApi against the stand-in', () => {
   it('health check: OK with Options.CaFile; the pinned bundle alone refuses the stand-in (TLS)', async () => {
     await api.healthCheck(options(), within(5_000));
-    const e = await failure(api.healthCheck(options('healthy', { CaFile: undefined }), within(5_000)));
+    const e = await errorOf(api.healthCheck(options('healthy', { CaFile: undefined }), within(5_000)));
     expect(e.code).toBe('PROVIDER_UNAVAILABLE');
     expect(e.message).toMatch(/TLS certificate .* could not be verified/);
   });
 
   it("health check FAIL, a hang and an oversized answer: PROVIDER_UNAVAILABLE with the reason", async () => {
-    expect((await failure(api.healthCheck(options('sick'), within(5_000)))).message).toBe(`login denied: Duo's health check failed: Service temporarily unavailable: maintenance (Duo at ${fake.host})`);
+    expect((await errorOf(api.healthCheck(options('sick'), within(5_000)))).message).toBe(`login denied: Duo's health check failed: Service temporarily unavailable: maintenance (Duo at ${fake.host})`);
     const started = Date.now();
-    const hang = await failure(api.healthCheck(options('hang'), within(1_000)));
+    const hang = await errorOf(api.healthCheck(options('hang'), within(1_000)));
     expect(hang.message).toBe(`login denied: Duo did not answer in time (Duo at ${fake.host})`);
     expect(Date.now() - started).toBeLessThan(3_000);
-    const huge = await failure(api.healthCheck(options('huge'), within(5_000)));
+    const huge = await errorOf(api.healthCheck(options('huge'), within(5_000)));
     expect(huge.code).toBe('PROVIDER_UNAVAILABLE');
     expect(huge.message).toContain('too large');
   });
