@@ -8,6 +8,8 @@ import type { Ssrun, SsrunApi } from '../core/service.js';
 
 export interface GlobalOptions {
   home?: string;
+  /** --context NAME: the context of this one command (the current one is left as it is). */
+  context?: string;
 }
 
 export interface Io {
@@ -167,11 +169,32 @@ export type Target =
   | { kind: 'local'; name: 'local'; key: 'local' }
   | { kind: 'remote'; name: string; key: string; url: string; verify: boolean; caFile?: string };
 
-/** The context commands run against: SECRETSSAFE_HOST (CI), else the current context, else the embedded store. */
+/** Notices said once per command (a command may resolve its target more than once). */
+const said = new Set<string>();
+function noticeOnce(text: string): void {
+  if (said.has(text)) return;
+  said.add(text);
+  io.notice(text);
+}
+
+/** The embedded store as the target, saying why when the user may not expect it. */
+async function localTarget(opts: GlobalOptions, deletedCurrent: string | undefined): Promise<Target> {
+  if (deletedCurrent !== undefined) {
+    noticeOnce(`the current context ${JSON.stringify(deletedCurrent)} was deleted; using local (the embedded store at ${await homeOf(opts)}); \`ssrun context set-current -n NAME\` chooses one`);
+  }
+  return { kind: 'local', name: 'local', key: 'local' };
+}
+
+/**
+ * The context commands run against, the first of: --context NAME, SSRUN_CONTEXT, SECRETSSAFE_HOST (CI), the
+ * current context, the embedded store (`local`).
+ */
 export async function resolveTarget(opts: GlobalOptions): Promise<Target> {
   const { readState, LOCAL_CONTEXT } = await import('./session.js');
+  const fromEnv = process.env.SSRUN_CONTEXT;
+  const chosen = opts.context !== undefined ? { name: opts.context, by: '--context' } : fromEnv ? { name: fromEnv, by: 'SSRUN_CONTEXT' } : undefined;
   const host = process.env.SECRETSSAFE_HOST;
-  if (host) {
+  if (host && !chosen) {
     const { serverUrl } = await import('./address.js');
     const verifyCa = process.env.SECRETSSAFE_VERIFY_CA ?? 'true';
     const verify = verifyCa.toLowerCase() !== 'false';
@@ -180,9 +203,10 @@ export async function resolveTarget(opts: GlobalOptions): Promise<Target> {
     return { kind: 'remote', name: 'SECRETSSAFE_HOST', key: `env:${url}`, url, verify, caFile };
   }
   const state = await readState(opts);
-  const name = state.current ?? LOCAL_CONTEXT;
-  if (name === LOCAL_CONTEXT) return { kind: 'local', name: 'local', key: 'local' };
-  const c = state.contexts?.[name];
+  const name = chosen?.name ?? state.current ?? LOCAL_CONTEXT;
+  if (name === LOCAL_CONTEXT) return localTarget(opts, chosen ? undefined : state.deletedCurrent);
+  const c = Object.prototype.hasOwnProperty.call(state.contexts ?? {}, name) ? state.contexts![name] : undefined;
+  if (!c && chosen) throw new SsrunError('CONTEXT_NOT_FOUND', `${chosen.by}: there is no context ${JSON.stringify(name).slice(0, 80)}; \`ssrun context get\` lists them`);
   if (!c) throw new SsrunError('CONTEXT_NOT_FOUND', `the current context ${JSON.stringify(name)} does not exist; \`ssrun context set-current -n local\` or create it`);
   const { urlOf } = await import('./address.js');
   return { kind: 'remote', name, key: name, url: urlOf(c), verify: c.verify, caFile: c.ca };

@@ -129,7 +129,7 @@ export async function logout(opts: GlobalOptions): Promise<void> {
 export async function whoami(opts: GlobalOptions): Promise<void> {
   const target = await resolveTarget(opts);
   const saved = await savedSession(opts, target.key);
-  const ssrun = await service(opts, target);
   if (target.kind === 'local' && !saved) throw new SsrunError('NOT_LOGGED_IN', 'not logged in');
+  const ssrun = await service(opts, target);
   printJson({ ...(await ssrun.whoami(target.kind === 'local' ? saved!.token : undefined)), Context: target.name });
 }
