@@ -1,5 +1,6 @@
 // What every command needs: where the store lives, the service over it, and the terminal streams.
 
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { SsrunError } from '../core/errors.js';
@@ -84,12 +85,35 @@ function homeError(e: unknown, home: string): unknown {
   return e;
 }
 
-/** Opens the embedded store (creating it on first use, with a one-line notice): what the service needs. */
+/** This command only reads (set by the command tree): a store that does not exist yet is not created for it. */
+let readOnly = false;
+export const setReadOnly = (on: boolean) => void (readOnly = on);
+
+/** No store file in this home (a home that cannot be looked at is left to opening it, which says why). */
+function noStoreIn(home: string, file: string): boolean {
+  try {
+    statSync(join(home, file));
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+/**
+ * Opens the embedded store (creating it on first use, with a one-line notice): what the service needs. A read
+ * of a store that does not exist yet says so and sees what a new store holds, creating nothing.
+ */
 export async function openLocalDeps(opts: GlobalOptions) {
   const home = await resolveHome(opts);
-  const { openSqliteStore, nodeCrypto, defaultFactors, builtinConfigs } = await import('./local.js');
+  const { openSqliteStore, openEmptySqliteStore, DB_FILE, nodeCrypto, defaultFactors, builtinConfigs } = await import('./local.js');
   // Each provider loads its heavy parts (the Duo client and node:https, otplib) only when a login needs them.
   const factors = defaultFactors();
+  const deps = (s: ReturnType<typeof openSqliteStore>) => ({ store: s.store, factors, clock: { now: () => new Date() }, crypto: nodeCrypto });
+  if (readOnly && noStoreIn(home, DB_FILE)) {
+    io.notice(`no store at ${home} yet; it is created by the first command that writes`);
+    const s = openEmptySqliteStore({ builtins: builtinConfigs(factors) });
+    return { home, opened: s, deps: deps(s) };
+  }
   let s: ReturnType<typeof openSqliteStore>;
   try {
     s = openSqliteStore({ home, masterKey: { fromEnv: masterKeyFromEnv }, builtins: builtinConfigs(factors) });
@@ -105,7 +129,7 @@ export async function openLocalDeps(opts: GlobalOptions) {
         : `created a new store at ${s.path}, sealed with SSRUN_MASTER_KEY`,
     );
   }
-  return { home, opened: s, deps: { store: s.store, factors, clock: { now: () => new Date() }, crypto: nodeCrypto } };
+  return { home, opened: s, deps: deps(s) };
 }
 
 /** The PostgreSQL database of `serve` and `migrate`: --database, else SSRUN_DATABASE_URL; undefined for SQLite. */
