@@ -64,6 +64,15 @@ export function captureMasterKeyFromEnv(): void {
 
 export const masterKeySource = () => ({ fromEnv: masterKeyFromEnv });
 
+/** The shape of a session token a server reads (as its Authorization header does). */
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,200}$/;
+
+/** SSRUN_TOKEN, checked: one that cannot be a token is refused naming the variable (never showing it). */
+export function tokenFromEnvironment(): string | undefined {
+  if (tokenFromEnv === undefined || TOKEN_SHAPE.test(tokenFromEnv)) return tokenFromEnv;
+  throw new SsrunError('UNAUTHENTICATED', `SSRUN_TOKEN: expected a session token (16–200 letters, digits, - and _, as \`ssrun auth token\` prints), received ${tokenFromEnv.length} characters that are not one; fix or unset it`);
+}
+
 export async function resolveHome(opts: GlobalOptions): Promise<string> {
   if (opts.home) return opts.home;
   if (process.env.SSRUN_HOME) return process.env.SSRUN_HOME;
@@ -206,6 +215,7 @@ async function localTarget(opts: GlobalOptions, deletedCurrent: string | undefin
   if (deletedCurrent !== undefined) {
     noticeOnce(`the current context ${JSON.stringify(deletedCurrent)} was deleted; using local (the embedded store at ${await homeOf(opts)}); \`ssrun context set-current -n NAME\` chooses one`);
   }
+  if (tokenFromEnv !== undefined) noticeOnce('warning: SSRUN_TOKEN is set, but this command runs on local (the embedded store), which does not use it: it is ignored');
   return { kind: 'local', name: 'local', key: 'local' };
 }
 
@@ -249,7 +259,7 @@ export async function service(opts: GlobalOptions, target?: Target): Promise<Ssr
       throw new SsrunError('SERVER_UNTRUSTED', `the CA file ${t.caFile} of context ${JSON.stringify(t.name)} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
-  const token = tokenFromEnv ?? (await savedSession(opts, t.key))?.token;
+  const token = tokenFromEnvironment() ?? (await savedSession(opts, t.key))?.token;
   return createRemoteSsrun({ name: t.name, url: t.url, verify: t.verify, ca, token });
 }
 

@@ -6,7 +6,7 @@ export const ENVIRONMENT: readonly [string, string][] = [
   ['XDG_DATA_HOME', 'on Linux, the default home is $XDG_DATA_HOME/ssrun (else ~/.local/share/ssrun)'],
   ['SSRUN_MASTER_KEY', "the store's master key (base64 of 32 bytes) instead of the master.key file; removed from the environment at start"],
   ['SSRUN_CONTEXT', 'the context of every command (as --context; before SECRETSSAFE_HOST and the current context)'],
-  ['SSRUN_TOKEN', "a server session's token, instead of the one saved by `ssrun login` (CI); removed at start"],
+  ['SSRUN_TOKEN', "a server session's token (as `ssrun auth token` prints it), instead of the one saved by `ssrun login` (CI); removed at start"],
   ['SECRETSSAFE_HOST', 'a server to use instead of the current context (with SECRETSSAFE_PORT, default 443)'],
   ['SECRETSSAFE_PORT', "that server's port"],
   ['SECRETSSAFE_VERIFY_CA', "true (default), false, or a CA file to trust for that server's certificate"],

@@ -19,7 +19,7 @@ const GROUPS: Record<string, (program: Command) => void> = {
   group: groupCommands,
   user: principalCommands,
   application: principalCommands,
-  ...Object.fromEntries(['login', 'logout', 'whoami', 'context', 'authorization', 'audit', 'serve', 'migrate', 'init'].map((c) => [c, sessionCommands])),
+  ...Object.fromEntries(['login', 'logout', 'whoami', 'context', 'authorization', 'audit', 'serve', 'migrate', 'init', 'auth'].map((c) => [c, sessionCommands])),
 };
 
 /** The first word that is not a global option (`--home DIR` may come first). */

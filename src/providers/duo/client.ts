@@ -102,5 +102,20 @@ export function createDuoProvider(deps: DuoClientDeps = {}): DuoAuthApi {
         agent.destroy();
       }
     },
+
+    async check(opts, ctx) {
+      const ca = opts.CaFile ? await readCaFile(opts.CaFile, opts.Host) : duoPinnedCa();
+      const agent = new Agent({ keepAlive: false, ca, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
+      try {
+        const res = await call(opts, agent, 'GET', '/auth/v2/check', {}, { options: opts, providerUserId: '', method: undefined, ...ctx }, { offsetMs: 0, retriedSkew: false });
+        if (typeof res.time !== 'number') fail('PROVIDER_UNAVAILABLE', opts.Host, "Duo's check answered without its time");
+      } catch (e) {
+        // The transport speaks of logins; this is a check of the keys.
+        if (e instanceof SsrunError) throw new SsrunError(e.code, e.message.replace(/^login denied: /, ''), e.detail);
+        throw e;
+      } finally {
+        agent.destroy();
+      }
+    },
   };
 }
