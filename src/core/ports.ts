@@ -159,4 +159,11 @@ export interface Crypto {
 }
 
 /** What a long step reports: a line to show, or a browser ceremony's URL to open (and the line to show with it). */
-export type ProgressEvent = { kind: 'info'; message: string } | { kind: 'ceremony'; url: string; message: string; deadline: number };
+export type ProgressEvent =
+  | { kind: 'info'; message: string }
+  | { kind: 'ceremony'; url: string; message: string; deadline: number }
+  /**
+   * Waiting for the user to answer on a device (a push, a call) until `deadline` (ms since epoch): the CLI counts
+   * down. `device` is the provider's name for it, already escaped; `message` says the same in words.
+   */
+  | { kind: 'waiting'; factor: 'push' | 'phone'; device: string | undefined; deadline: number; message: string };

@@ -101,6 +101,11 @@ export function progressFrom(raw: unknown): ProgressEvent {
       return { kind: 'ceremony', url: `https://${u.host}${u.pathname}`, message, deadline: c.deadline };
     }
   }
+  const w = (raw as { waiting?: { factor?: unknown; device?: unknown; leftMs?: unknown } }).waiting;
+  if (w && (w.factor === 'push' || w.factor === 'phone') && typeof w.leftMs === 'number' && Number.isFinite(w.leftMs) && w.leftMs >= 0) {
+    const device = typeof w.device === 'string' ? sanitizeLine(w.device, 60) : undefined;
+    return { kind: 'waiting', factor: w.factor, device, deadline: Date.now() + Math.min(w.leftMs, 3_600_000), message };
+  }
   return { kind: 'info', message };
 }
 

@@ -10,8 +10,15 @@ import type { Req } from './routes.js';
 
 export type StreamedWork = (ctx: { onProgress?: (e: ProgressEvent) => void; signal: AbortSignal }) => Promise<unknown>;
 
-/** The line a progress event becomes: its message, and a ceremony's URL and deadline. */
-const progressLine = (e: ProgressEvent) => (e.kind === 'ceremony' ? { progress: e.message, ceremony: { url: e.url, deadline: e.deadline } } : { progress: e.message });
+/**
+ * The line a progress event becomes: its message, and a ceremony's URL and deadline, or what a wait is for and
+ * how long it has left (in ms: the client counts down by its own clock).
+ */
+function progressLine(e: ProgressEvent) {
+  if (e.kind === 'ceremony') return { progress: e.message, ceremony: { url: e.url, deadline: e.deadline } };
+  if (e.kind === 'waiting') return { progress: e.message, waiting: { factor: e.factor, ...(e.device !== undefined ? { device: e.device } : {}), leftMs: Math.max(0, e.deadline - Date.now()) } };
+  return { progress: e.message };
+}
 
 export async function streamed(req: Req, reply: FastifyReply, shuttingDown: AbortSignal, work: StreamedWork, asError: (e: unknown) => SsrunError): Promise<unknown> {
   const abort = new AbortController();

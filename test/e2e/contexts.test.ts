@@ -45,7 +45,7 @@ describe('contexts', () => {
     expect(json(ok(await ssrun(['whoami'], { home, env: { ...unreachable, SSRUN_CONTEXT: 'dev' } })))).toMatchObject({ Context: 'dev' });
     expect(json(ok(await ssrun(['whoami', '--context', 'dev'], { home, env: unreachable })))).toMatchObject({ Context: 'dev' });
     // …and without them SECRETSSAFE_HOST is used (and cannot be reached)
-    expectRefused(await ssrun(['whoami'], { home, env: unreachable }), 8, 'SERVER_UNAVAILABLE');
+    expectRefused(await ssrun(['mfa', 'get'], { home, env: unreachable }), 8, 'SERVER_UNAVAILABLE');
     // an empty SSRUN_CONTEXT is no choice
     expectRefused(await ssrun(['whoami'], { home, env: { SSRUN_CONTEXT: '' } }), 3, 'NOT_LOGGED_IN');
   });
@@ -64,7 +64,7 @@ describe('contexts', () => {
 
   it('deleting the current context says so; then every command on local says why, piped and on a terminal, until set-current', async () => {
     const h = tempHome('ssrun-ctx-deleted-');
-    ok(await ssrun(['mfa', 'get'], { home: h })); // the local store exists
+    ok(await ssrun(['mfa', 'create', '-f', 'fixtures/mfa/duo.json'], { home: h })); // the local store exists
     ok(await ssrun(['context', 'create', '-n', 'dev', '-a', 'http://127.0.0.1', '-p', String(server.port)], { home: h }));
     ok(await ssrun(['context', 'set-current', '-n', 'dev'], { home: h }));
     const del = await ssrun(['context', 'delete', '-n', 'dev'], { home: h });

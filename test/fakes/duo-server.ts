@@ -140,7 +140,7 @@ const fail = (code: number, message: string, detail?: string) => ({ stat: 'FAIL'
 const ok = (response: unknown) => ({ stat: 'OK', response });
 
 const DEVICES = {
-  full: [{ device: 'DPFZRS9FB0D46QFTM891', type: 'phone', number: 'XXX-XXX-0100', name: 'My iPhone', capabilities: ['auto', 'push', 'sms', 'phone', 'mobile_otp'] }],
+  full: [{ device: 'DPFZRS9FB0D46QFTM891', type: 'phone', number: 'XXX-XXX-0100', name: 'My iPhone', display_name: 'iOS (XXX-XXX-0100)', capabilities: ['auto', 'push', 'sms', 'phone', 'mobile_otp'] }],
   sms: [{ device: 'DPFZRS9FB0D46QFTM892', type: 'phone', number: 'XXX-XXX-0101', name: 'Old phone', capabilities: ['sms'] }],
 };
 
