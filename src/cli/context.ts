@@ -1,5 +1,6 @@
 // What every command needs: where the store lives, the service over it, and the terminal streams.
 
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { SsrunError } from '../core/errors.js';
@@ -8,6 +9,8 @@ import type { Ssrun, SsrunApi } from '../core/service.js';
 
 export interface GlobalOptions {
   home?: string;
+  /** --context NAME: the context of this one command (the current one is left as it is). */
+  context?: string;
 }
 
 export interface Io {
@@ -61,6 +64,15 @@ export function captureMasterKeyFromEnv(): void {
 
 export const masterKeySource = () => ({ fromEnv: masterKeyFromEnv });
 
+/** The shape of a session token a server reads (as its Authorization header does). */
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,200}$/;
+
+/** SSRUN_TOKEN, checked: one that cannot be a token is refused naming the variable (never showing it). */
+export function tokenFromEnvironment(): string | undefined {
+  if (tokenFromEnv === undefined || TOKEN_SHAPE.test(tokenFromEnv)) return tokenFromEnv;
+  throw new SsrunError('UNAUTHENTICATED', `SSRUN_TOKEN: expected a session token (16–200 letters, digits, - and _, as \`ssrun auth token\` prints), received ${tokenFromEnv.length} characters that are not one; fix or unset it`);
+}
+
 export async function resolveHome(opts: GlobalOptions): Promise<string> {
   if (opts.home) return opts.home;
   if (process.env.SSRUN_HOME) return process.env.SSRUN_HOME;
@@ -82,12 +94,35 @@ function homeError(e: unknown, home: string): unknown {
   return e;
 }
 
-/** Opens the embedded store (creating it on first use, with a one-line notice): what the service needs. */
+/** This command only reads (set by the command tree): a store that does not exist yet is not created for it. */
+let readOnly = false;
+export const setReadOnly = (on: boolean) => void (readOnly = on);
+
+/** No store file in this home (a home that cannot be looked at is left to opening it, which says why). */
+function noStoreIn(home: string, file: string): boolean {
+  try {
+    statSync(join(home, file));
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+/**
+ * Opens the embedded store (creating it on first use, with a one-line notice): what the service needs. A read
+ * of a store that does not exist yet says so and sees what a new store holds, creating nothing.
+ */
 export async function openLocalDeps(opts: GlobalOptions) {
   const home = await resolveHome(opts);
-  const { openSqliteStore, nodeCrypto, defaultFactors, builtinConfigs } = await import('./local.js');
+  const { openSqliteStore, openEmptySqliteStore, DB_FILE, nodeCrypto, defaultFactors, builtinConfigs } = await import('./local.js');
   // Each provider loads its heavy parts (the Duo client and node:https, otplib) only when a login needs them.
   const factors = defaultFactors();
+  const deps = (s: ReturnType<typeof openSqliteStore>) => ({ store: s.store, factors, clock: { now: () => new Date() }, crypto: nodeCrypto });
+  if (readOnly && noStoreIn(home, DB_FILE)) {
+    io.notice(`no store at ${home} yet; it is created by the first command that writes`);
+    const s = openEmptySqliteStore({ builtins: builtinConfigs(factors) });
+    return { home, opened: s, deps: deps(s) };
+  }
   let s: ReturnType<typeof openSqliteStore>;
   try {
     s = openSqliteStore({ home, masterKey: { fromEnv: masterKeyFromEnv }, builtins: builtinConfigs(factors) });
@@ -103,7 +138,7 @@ export async function openLocalDeps(opts: GlobalOptions) {
         : `created a new store at ${s.path}, sealed with SSRUN_MASTER_KEY`,
     );
   }
-  return { home, opened: s, deps: { store: s.store, factors, clock: { now: () => new Date() }, crypto: nodeCrypto } };
+  return { home, opened: s, deps: deps(s) };
 }
 
 /** The PostgreSQL database of `serve` and `migrate`: --database, else SSRUN_DATABASE_URL; undefined for SQLite. */
@@ -171,11 +206,33 @@ export type Target =
   | { kind: 'local'; name: 'local'; key: 'local' }
   | { kind: 'remote'; name: string; key: string; url: string; verify: boolean; caFile?: string };
 
-/** The context commands run against: SECRETSSAFE_HOST (CI), else the current context, else the embedded store. */
+/** Notices said once per command (a command may resolve its target more than once). */
+const said = new Set<string>();
+function noticeOnce(text: string): void {
+  if (said.has(text)) return;
+  said.add(text);
+  io.notice(text);
+}
+
+/** The embedded store as the target, saying why when the user may not expect it. */
+async function localTarget(opts: GlobalOptions, deletedCurrent: string | undefined): Promise<Target> {
+  if (deletedCurrent !== undefined) {
+    noticeOnce(`the current context ${JSON.stringify(deletedCurrent)} was deleted; using local (the embedded store at ${await homeOf(opts)}); \`ssrun context set-current -n NAME\` chooses one`);
+  }
+  if (tokenFromEnv !== undefined) noticeOnce('warning: SSRUN_TOKEN is set, but this command runs on local (the embedded store), which does not use it: it is ignored');
+  return { kind: 'local', name: 'local', key: 'local' };
+}
+
+/**
+ * The context commands run against, the first of: --context NAME, SSRUN_CONTEXT, SECRETSSAFE_HOST (CI), the
+ * current context, the embedded store (`local`).
+ */
 export async function resolveTarget(opts: GlobalOptions): Promise<Target> {
   const { readState, LOCAL_CONTEXT } = await import('./session.js');
+  const fromEnv = process.env.SSRUN_CONTEXT;
+  const chosen = opts.context !== undefined ? { name: opts.context, by: '--context' } : fromEnv ? { name: fromEnv, by: 'SSRUN_CONTEXT' } : undefined;
   const host = process.env.SECRETSSAFE_HOST;
-  if (host) {
+  if (host && !chosen) {
     const { serverUrl } = await import('./address.js');
     const verifyCa = process.env.SECRETSSAFE_VERIFY_CA ?? 'true';
     const verify = verifyCa.toLowerCase() !== 'false';
@@ -184,9 +241,10 @@ export async function resolveTarget(opts: GlobalOptions): Promise<Target> {
     return { kind: 'remote', name: 'SECRETSSAFE_HOST', key: `env:${url}`, url, verify, caFile };
   }
   const state = await readState(opts);
-  const name = state.current ?? LOCAL_CONTEXT;
-  if (name === LOCAL_CONTEXT) return { kind: 'local', name: 'local', key: 'local' };
-  const c = state.contexts?.[name];
+  const name = chosen?.name ?? state.current ?? LOCAL_CONTEXT;
+  if (name === LOCAL_CONTEXT) return localTarget(opts, chosen ? undefined : state.deletedCurrent);
+  const c = Object.prototype.hasOwnProperty.call(state.contexts ?? {}, name) ? state.contexts![name] : undefined;
+  if (!c && chosen) throw new SsrunError('CONTEXT_NOT_FOUND', `${chosen.by}: there is no context ${JSON.stringify(name).slice(0, 80)}; \`ssrun context get\` lists them`);
   if (!c) throw new SsrunError('CONTEXT_NOT_FOUND', `the current context ${JSON.stringify(name)} does not exist; \`ssrun context set-current -n local\` or create it`);
   const { urlOf } = await import('./address.js');
   return { kind: 'remote', name, key: name, url: urlOf(c), verify: c.verify, caFile: c.ca };
@@ -205,7 +263,7 @@ export async function service(opts: GlobalOptions, target?: Target): Promise<Ssr
       throw new SsrunError('SERVER_UNTRUSTED', `the CA file ${t.caFile} of context ${JSON.stringify(t.name)} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
-  const token = tokenFromEnv ?? (await savedSession(opts, t.key))?.token;
+  const token = tokenFromEnvironment() ?? (await savedSession(opts, t.key))?.token;
   return createRemoteSsrun({ name: t.name, url: t.url, verify: t.verify, ca, token }, { ceremony: localCeremony });
 }
 

@@ -3,7 +3,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { SsrunError } from '../core/errors.js';
 import { MAX_INPUT_BYTES, MAX_PASSWORD_BYTES, parseJsonText } from '../core/validate.js';
-import { canPrompt } from './context.js';
+import { canPrompt, io } from './context.js';
 
 async function readStdin(limit: number, what: string, allowed = limit): Promise<string> {
   const chunks: Buffer[] = [];
@@ -49,6 +49,38 @@ export interface SecretSource {
   what: string;
   /** Ask twice when creating. */
   confirm?: boolean;
+  /** When creating: the fewest characters accepted, said before asking (a shorter one is asked for again). */
+  minChars?: number;
+}
+
+/** How many times a new secret is asked for (too short, or the two differ) before giving up. */
+export const PROMPT_TRIES = 3;
+
+const plural = (n: number, what: string) => `${n} ${n === 1 ? what : what === 'try' ? 'tries' : `${what}s`}`;
+
+/**
+ * A new secret on a terminal: the rule said first, typed twice (nothing is echoed, not even a `*` per
+ * character), asked again up to PROMPT_TRIES times when too short or when the two differ.
+ */
+async function promptNew(src: SecretSource, ask: (message: string) => Promise<string>): Promise<string> {
+  const Label = `${src.what[0]!.toUpperCase()}${src.what.slice(1)}`;
+  io.notice(`${src.minChars ? `the ${src.what} needs at least ${plural(src.minChars, 'character')}; ` : ''}what you type is not shown`);
+  let failure = '';
+  for (let attempt = 1; attempt <= PROMPT_TRIES; attempt++) {
+    const left = PROMPT_TRIES - attempt;
+    const again = left > 0 ? `; try again (${plural(left, 'try')} left)` : '';
+    const first = await ask(`${Label}:`);
+    const chars = [...first].length;
+    if (src.minChars !== undefined && chars < src.minChars) {
+      failure = `${src.what}: too short; at least ${src.minChars} characters required`;
+      if (left > 0) io.notice(`too short: ${plural(chars, 'character')}, at least ${src.minChars} needed${again}`);
+      continue;
+    }
+    if (!src.confirm || (await ask(`Repeat the ${src.what}:`)) === first) return first;
+    failure = `the two ${src.what}s differ`;
+    if (left > 0) io.notice(`the two ${src.what}s differ${again}`);
+  }
+  throw new SsrunError('INVALID_PASSWORD', `${failure}; ${PROMPT_TRIES} tries, nothing was changed`);
 }
 
 export async function obtainSecret(src: SecretSource): Promise<string> {
@@ -59,10 +91,8 @@ export async function obtainSecret(src: SecretSource): Promise<string> {
     throw new SsrunError('USAGE', `${src.what} required: pass ${src.stdinFlag}${src.flag !== src.stdinFlag ? ` (or ${src.flag})` : ''} when not on a terminal`);
   }
   const { password } = await import('@inquirer/prompts');
-  const first = await password({ message: `${src.what[0]!.toUpperCase()}${src.what.slice(1)}:`, mask: '*' });
-  if (src.confirm) {
-    const again = await password({ message: `Repeat the ${src.what}:`, mask: '*' });
-    if (again !== first) throw new SsrunError('INVALID_PASSWORD', `the two ${src.what}s differ; nothing was changed`);
-  }
-  return first;
+  // No mask: a `*` per character would tell anyone looking how long the secret is.
+  const ask = (message: string) => password({ message });
+  if (src.confirm || src.minChars !== undefined) return promptNew(src, ask);
+  return ask(`${src.what[0]!.toUpperCase()}${src.what.slice(1)}:`);
 }

@@ -19,14 +19,14 @@ const GROUPS: Record<string, (program: Command) => void> = {
   group: groupCommands,
   user: principalCommands,
   application: principalCommands,
-  ...Object.fromEntries(['login', 'logout', 'whoami', 'context', 'authorization', 'audit', 'serve', 'migrate', 'init'].map((c) => [c, sessionCommands])),
+  ...Object.fromEntries(['login', 'logout', 'whoami', 'context', 'authorization', 'audit', 'serve', 'migrate', 'init', 'auth'].map((c) => [c, sessionCommands])),
 };
 
 /** The first word that is not a global option (`--home DIR` may come first). */
 function commandWord(argv: string[]): string | undefined {
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--home') i++;
+    if (a === '--home' || a === '--context') i++;
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
@@ -50,6 +50,7 @@ function buildProgram(argv: string[]): Command {
     .description('MFA configurations, principals and login for a secrets platform')
     .version('0.1.0', '-V, --version')
     .option('--home <dir>', 'where the store, key and session live (default: $SSRUN_HOME or the user data directory)')
+    .option('--context <name>', 'run this one command on this context (default: $SSRUN_CONTEXT, else SECRETSSAFE_HOST, else the current context)')
     .showSuggestionAfterError(true)
     // One line, like every other error (commander puts its "(Did you mean …?)" hint on a line of its own), with
     // the documented code and the help to read.

@@ -4,6 +4,7 @@
 
 import type { ProgressEvent } from '../core/ports.js';
 import { io } from './context.js';
+import { countdown, type Countdown } from './countdown.js';
 
 export interface Progress {
   onProgress(event: ProgressEvent): void;
@@ -17,13 +18,23 @@ export const setBrowser = (on: boolean) => void (browserWanted = on);
 
 export function progress(): Progress {
   let waiting: Promise<{ stop(): void }> | undefined;
-  const stop = async () => (await waiting)?.stop();
+  // A wait on a device (push, call), counted down.
+  let counting: Countdown | undefined;
+  const stop = async () => {
+    counting?.stop();
+    counting = undefined;
+    (await waiting)?.stop();
+  };
   return {
     onProgress(e) {
-      if (e.kind === 'info') return io.notice(e.message);
-      // A server's hand-over of a redirect ceremony is the client's business (src/remote/client.ts), not shown.
+      if (e.kind === 'info') return counting ? counting.notice(e.message) : io.notice(e.message);
+      // A server's hand-over of a redirect ceremony is the client's business (src/remote/client-login.ts), not shown.
       if (e.kind === 'redirect') return;
       void stop();
+      if (e.kind === 'waiting') {
+        counting = countdown(e, io, (text) => void process.stderr.write(text));
+        return;
+      }
       // Loaded only when a ceremony starts (no cost for any other command).
       waiting = import('./ceremony.js').then(({ showCeremony }) => showCeremony(e, io, { noBrowser: !browserWanted }));
     },

@@ -28,6 +28,8 @@ export interface SavedContext {
 
 export interface CliState {
   current?: string;
+  /** The context that was current when `context delete` removed it (commands then say they run on local). */
+  deletedCurrent?: string;
   contexts?: Record<string, SavedContext>;
   sessions?: Record<string, SavedSession>;
   /** Written by ssrun 0.1 before contexts existed: the local session. */

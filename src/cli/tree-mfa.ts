@@ -89,4 +89,9 @@ export function mfaCommands(program: Command): void {
     .description("restart a principal's enrolment window")
     .requiredOption('-p, --principal <path>', 'the principal')
     .action(run(async () => (await policies()).policyResetDeadline));
+
+  m.command('check')
+    .description("check a configuration's credentials with its provider (duo: IntegrationKey, SecretKey and Host against Duo's /auth/v2/check); exit 0 only when they work")
+    .requiredOption('-n, --name <name>', 'the configuration')
+    .action(run(async () => (await mfa()).check));
 }

@@ -8,6 +8,7 @@ const loginCmd = () => import('./commands/login.js');
 const admin = () => import('./commands/admin.js');
 const contexts = () => import('./commands/contexts.js');
 const serveCmd = () => import('./commands/serve.js');
+const auth = () => import('./commands/auth.js');
 
 /** login, logout, whoami, contexts, authorizations, audit, init, serve. */
 export function sessionCommands(program: Command): void {
@@ -114,4 +115,11 @@ export function sessionCommands(program: Command): void {
     .description('set the root password (the store itself is made on first use)')
     .option('--password-stdin', 'read the root password from stdin')
     .action(run(async () => (await principals()).init));
+
+  program
+    .command('auth')
+    .description("the session of a server context")
+    .command('token')
+    .description("print the current session's token on stdout (SSRUN_TOKEN if set, else the one `ssrun login` saved), for CI: SSRUN_TOKEN=$(ssrun auth token)")
+    .action(run(async () => (await auth()).token));
 }

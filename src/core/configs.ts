@@ -9,6 +9,9 @@ import type { PolicyChecks } from './policy-checks.js';
 import type { ConfigRecord } from './ports.js';
 import { parsePrincipalPath, shown, validateConfigName } from './validate.js';
 
+/** How long `mfa check` waits for the provider. */
+const CHECK_TIMEOUT_MS = 20_000;
+
 const words = (key: string) => key.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
 
 export function configUseCases(kit: Kit, checks: PolicyChecks) {
@@ -62,6 +65,24 @@ export function configUseCases(kit: Kit, checks: PolicyChecks) {
         return u;
       });
       return kit.configView(updated);
+    },
+
+    /** `mfa check`: whether the provider accepts the configuration's credentials (the secret never leaves the service). */
+    async checkConfig(name: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ Name: string; Type: string; Works: true } & Record<string, string | boolean>> {
+      const c = await kit.requireConfig(store, name);
+      const provider = factors.require(c.Type);
+      if (!provider.check) {
+        const can = factors.all().filter((f) => f.check).map((f) => f.type);
+        throw new SsrunError('USAGE', `mfa check: ${shown(c.Name)} is a ${c.Type} configuration, which has no provider credentials to check (${can.join(', ')} configurations have)`);
+      }
+      let detail: Record<string, string>;
+      try {
+        detail = await provider.check(provider.loadOptions(c.Options), { deadline: kit.clock.now().getTime() + (opts.timeoutMs ?? CHECK_TIMEOUT_MS), signal: opts.signal });
+      } catch (e) {
+        if (e instanceof SsrunError) throw new SsrunError(e.code, `MFA configuration ${shown(c.Name)}: ${e.message}`, e.detail);
+        throw e;
+      }
+      return { Name: c.Name, Type: c.Type, Works: true, ...detail };
     },
 
     async deleteConfig(name: string, opts: { force?: boolean } = {}) {

@@ -187,6 +187,11 @@ export interface FactorProvider {
    * throws KEY_REJECTED when the browser refuses or the answer does not verify.
    */
   register?(req: RegisterRequest): Promise<NewKey>;
+  /**
+   * Checks a configuration's credentials with the provider, asking nothing of any user (Duo: /auth/v2/check);
+   * throws PROVIDER_* when they do not work. What it returns is shown as is (never a secret).
+   */
+  check?(options: Record<string, unknown>, ctx: { deadline: number; signal?: AbortSignal }): Promise<Record<string, string>>;
 }
 
 export interface FactorRegistry {

@@ -163,4 +163,9 @@ export type ProgressEvent =
   | { kind: 'info'; message: string }
   | { kind: 'ceremony'; url: string; message: string; deadline: number }
   /** A server's redirect ceremony waits for the client's loopback address (`flow` names it: a 256-bit secret). */
-  | { kind: 'redirect'; flow: string; message: string; deadline: number };
+  | { kind: 'redirect'; flow: string; message: string; deadline: number }
+  /**
+   * Waiting for the user to answer on a device (a push, a call) until `deadline` (ms since epoch): the CLI counts
+   * down. `device` is the provider's name for it, already escaped; `message` says the same in words.
+   */
+  | { kind: 'waiting'; factor: 'push' | 'phone'; device: string | undefined; deadline: number; message: string };

@@ -63,13 +63,13 @@ export function promptFrom(raw: unknown): FactorPrompt {
  * parts (nothing else of what a server sends reaches a browser or an opener), with a numeric deadline.
  */
 export function progressFrom(raw: unknown): ProgressEvent {
-  const line = raw as { progress: string; ceremony?: { url?: unknown; deadline?: unknown }; redirect?: { flow?: unknown; left?: unknown } };
+  const line = raw as { progress: string; ceremony?: { url?: unknown; deadline?: unknown }; redirect?: { flow?: unknown; leftMs?: unknown } };
   const message = sanitizeLine(String(line.progress));
   const r = line.redirect;
-  if (r && typeof r.flow === 'string' && /^[A-Za-z0-9_-]{43}$/.test(r.flow) && typeof r.left === 'number' && r.left >= 0 && r.left <= 3_600_000) {
+  if (r && typeof r.flow === 'string' && /^[A-Za-z0-9_-]{43}$/.test(r.flow) && typeof r.leftMs === 'number' && r.leftMs >= 0 && r.leftMs <= 3_600_000) {
     // By this machine's clock (the server's may differ), a second after the server's own end: the server's
     // answer (a counted timeout) is the one that reports it.
-    return { kind: 'redirect', flow: r.flow, message, deadline: Date.now() + r.left + 1000 };
+    return { kind: 'redirect', flow: r.flow, message, deadline: Date.now() + r.leftMs + 1000 };
   }
   const c = line.ceremony;
   if (c && typeof c.url === 'string' && c.url.length <= 500 && typeof c.deadline === 'number' && Number.isFinite(c.deadline)) {
@@ -82,6 +82,11 @@ export function progressFrom(raw: unknown): ProgressEvent {
     if (u && u.protocol === 'https:' && !u.username && !u.password && !u.search && !u.hash && /^\/ceremony\/[A-Za-z0-9_-]{43}$/.test(u.pathname) && /^[a-z0-9.-]+$/.test(u.hostname)) {
       return { kind: 'ceremony', url: `https://${u.host}${u.pathname}`, message, deadline: c.deadline };
     }
+  }
+  const w = (raw as { waiting?: { factor?: unknown; device?: unknown; leftMs?: unknown } }).waiting;
+  if (w && (w.factor === 'push' || w.factor === 'phone') && typeof w.leftMs === 'number' && Number.isFinite(w.leftMs) && w.leftMs >= 0) {
+    const device = typeof w.device === 'string' ? sanitizeLine(w.device, 60) : undefined;
+    return { kind: 'waiting', factor: w.factor, device, deadline: Date.now() + Math.min(w.leftMs, 3_600_000), message };
   }
   return { kind: 'info', message };
 }

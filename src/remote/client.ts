@@ -149,6 +149,7 @@ export function createRemoteSsrun(target: RemoteTarget, deps: RemoteDeps = {}): 
     getConfig: (name, o = {}) => call('GET', `/multi_factor/${enc(name)}`, { query: { verbose: o.verbose, show_secrets: o.showSecrets } }),
     createConfig: (input) => call('POST', '/multi_factor', { body: input }),
     updateConfig: (name, input) => call('PUT', `/multi_factor/${enc(name)}`, { body: input }),
+    checkConfig: (name) => call('POST', `/multi_factor/${enc(name)}/check`),
     deleteConfig: (name, o = {}) => call('DELETE', `/multi_factor/${enc(name)}`, { query: { force: o.force } }),
     assignPrincipal: (principal, id, config) => call('POST', '/multi_factor_assignments', { body: { principal, ...(id !== undefined ? { mfa_identity: id } : {}), config } }),
     verifyEnrollment: (username, code) => call('POST', '/multi_factor_verify', { body: { username, code } }),

@@ -1,7 +1,7 @@
 // Redirect ceremonies on a server (Duo's Universal Prompt). The browser runs on the client's machine and comes
 // back to the client's own loopback address, so the server hands the flow over in three steps, each bound to
 // the flow's id (256 random bits) that only the streamed login answer carries:
-//   1. the login's stream says `redirect: {flow, deadline, left}` (left: the milliseconds left, whatever the clocks);
+//   1. the login's stream says `redirect: {flow, leftMs}` (the milliseconds left, whatever the clocks);
 //   2. POST /connect/redirect {flow, redirect_uri}: the client's `http://127.0.0.1:PORT/<43 characters>`; the
 //      server makes the provider's URL for that address and answers {url};
 //   3. POST /connect/redirect/answer {flow, params}: what the browser came back with; the factor judges it here

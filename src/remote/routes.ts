@@ -141,6 +141,7 @@ export const ROUTES: Route[] = [
 
   { method: 'GET', path: '/multi_factor', guard: mfaRead, filter: configs, handle: (s, r) => s.listConfigs({ verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
   { method: 'GET', path: '/multi_factor/:name', guard: mfaRead, filter: oneConfig, handle: (s, r) => s.getConfig(r.params.name!, { verbose: flag(r.query.verbose), showSecrets: flag(r.query.show_secrets) }) },
+  { method: 'POST', path: '/multi_factor/:name/check', guard: mfa('read'), handle: (s, r) => s.checkConfig(r.params.name!) },
   { method: 'POST', path: '/multi_factor', status: 201, guard: mfa('create'), body: ANY_JSON, handle: (s, r) => s.createConfig(r.body) },
   { method: 'PUT', path: '/multi_factor/:name', guard: { ...mfa('update'), touchesRoot: configOfRoot }, body: ANY_JSON, handle: (s, r) => s.updateConfig(r.params.name!, r.body) },
   { method: 'DELETE', path: '/multi_factor/:name', guard: { ...mfa('delete'), touchesRoot: async (r, s) => flag(r.query.force) && (await configOfRoot(r, s)) }, handle: (s, r) => s.deleteConfig(r.params.name!, { force: flag(r.query.force) }) },

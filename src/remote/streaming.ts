@@ -10,9 +10,17 @@ import type { Req } from './routes.js';
 
 export type StreamedWork = (ctx: { onProgress?: (e: ProgressEvent) => void; signal: AbortSignal }) => Promise<unknown>;
 
-/** The line a progress event becomes: its message, and a ceremony's URL and deadline, or a redirect ceremony's flow. */
-const progressLine = (e: ProgressEvent) =>
-  e.kind === 'ceremony' ? { progress: e.message, ceremony: { url: e.url, deadline: e.deadline } } : e.kind === 'redirect' ? { progress: e.message, redirect: { flow: e.flow, deadline: e.deadline, left: Math.max(0, e.deadline - Date.now()) } } : { progress: e.message };
+/**
+ * The line a progress event becomes: its message, and a ceremony's URL and deadline, a redirect ceremony's flow,
+ * or what a wait is for; times left in ms (the client counts by its own clock).
+ */
+function progressLine(e: ProgressEvent) {
+  const leftMs = (deadline: number) => Math.max(0, deadline - Date.now());
+  if (e.kind === 'ceremony') return { progress: e.message, ceremony: { url: e.url, deadline: e.deadline } };
+  if (e.kind === 'redirect') return { progress: e.message, redirect: { flow: e.flow, leftMs: leftMs(e.deadline) } };
+  if (e.kind === 'waiting') return { progress: e.message, waiting: { factor: e.factor, ...(e.device !== undefined ? { device: e.device } : {}), leftMs: leftMs(e.deadline) } };
+  return { progress: e.message };
+}
 
 export async function streamed(req: Req, reply: FastifyReply, shuttingDown: AbortSignal, work: StreamedWork, asError: (e: unknown) => SsrunError): Promise<unknown> {
   const abort = new AbortController();

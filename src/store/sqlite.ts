@@ -4,6 +4,7 @@
 
 import Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SsrunError } from '../core/errors.js';
@@ -96,6 +97,21 @@ export function openSqliteStore(opts: OpenOptions): OpenedStore {
   } catch (e) {
     db.close();
     throw translateStoreError(e, path);
+  }
+}
+
+/**
+ * What a new store holds (the built-in configurations), in memory under a throw-away key: a read of a store that
+ * does not exist yet shows it and creates no file.
+ */
+export function openEmptySqliteStore(opts: { builtins?: Builtin[] }): OpenedStore {
+  const binding = addonPath();
+  const db = new Database(':memory:', binding ? { nativeBinding: binding } : {});
+  try {
+    return setUp(db, ':memory:', false, { home: '', masterKey: { fromEnv: randomBytes(32).toString('base64') }, builtins: opts.builtins });
+  } catch (e) {
+    db.close();
+    throw translateStoreError(e, ':memory:');
   }
 }
 

@@ -140,7 +140,7 @@ const fail = (code: number, message: string, detail?: string) => ({ stat: 'FAIL'
 const ok = (response: unknown) => ({ stat: 'OK', response });
 
 const DEVICES = {
-  full: [{ device: 'DPFZRS9FB0D46QFTM891', type: 'phone', number: 'XXX-XXX-0100', name: 'My iPhone', capabilities: ['auto', 'push', 'sms', 'phone', 'mobile_otp'] }],
+  full: [{ device: 'DPFZRS9FB0D46QFTM891', type: 'phone', number: 'XXX-XXX-0100', name: 'My iPhone', display_name: 'iOS (XXX-XXX-0100)', capabilities: ['auto', 'push', 'sms', 'phone', 'mobile_otp'] }],
   sms: [{ device: 'DPFZRS9FB0D46QFTM892', type: 'phone', number: 'XXX-XXX-0101', name: 'Old phone', capabilities: ['sms'] }],
 };
 
@@ -284,7 +284,7 @@ export async function startFakeDuo(opts: FakeDuoOptions = {}): Promise<FakeDuo> 
     const rec: RecordedRequest = { method: req.method ?? '', path, params, headers: { ...req.headers } };
     fake.requests.push(rec);
 
-    const routes: Record<string, string> = { '/auth/v2/ping': 'GET', '/auth/v2/preauth': 'POST', '/auth/v2/auth': 'POST', '/auth/v2/auth_status': 'GET' };
+    const routes: Record<string, string> = { '/auth/v2/ping': 'GET', '/auth/v2/check': 'GET', '/auth/v2/preauth': 'POST', '/auth/v2/auth': 'POST', '/auth/v2/auth_status': 'GET' };
     if (!routes[path]) return send(res, rec, 404, fail(40401, 'Resource not found'));
     if (routes[path] !== req.method) return send(res, rec, 405, fail(40501, 'Method not allowed'));
     if (path === '/auth/v2/ping') {
@@ -296,6 +296,8 @@ export async function startFakeDuo(opts: FakeDuoOptions = {}): Promise<FakeDuo> 
     rec.identity = identity;
     const denied = checkSignature(req, path, pairs);
     if (denied) return send(res, rec, 401, fail(denied.code, denied.message));
+    // check: signed like every call, about no user (Duo answers its time)
+    if (path === '/auth/v2/check') return send(res, rec, 200, ok({ time: Math.floor((Date.now() + fake.clockOffsetMs) / 1000) }));
 
     const s = txn ? txn.scenario : scenarioOf(identity);
     const n = (hits.get(identity ?? '') ?? 0) + 1;

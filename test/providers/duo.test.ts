@@ -163,7 +163,8 @@ describe('createDuoProvider against the fake', () => {
   it('push: async transaction polled until allowed, progress reported', async () => {
     const c = ctx('alice', factor('push'));
     expect(await duo.authenticate(c)).toEqual({ result: 'allow', factor: 'push', bypass: false, message: 'Success. Logging you in...' });
-    expect(c.progress).toEqual(['Pushed a login request to your device…', 'Pushed a login request to your device...']);
+    // the device Duo's `device: auto` uses (its display_name, the number's last digits), then Duo's own words
+    expect(c.progress).toEqual(['Waiting for approval on iOS (…0100)', 'Pushed a login request to your device...']);
     const [auth] = fake.requestsTo('/auth/v2/auth');
     expect(auth!.params).toEqual({ username: 'alice', factor: 'push', device: 'auto', async: '1' });
     const polls = fake.requestsTo('/auth/v2/auth_status');
@@ -174,7 +175,7 @@ describe('createDuoProvider against the fake', () => {
   it('phone and auto', async () => {
     const phone = ctx('alice', factor('phone'));
     expect(await duo.authenticate(phone)).toMatchObject({ result: 'allow', factor: 'phone' });
-    expect(phone.progress).toEqual(['Calling your phone…', 'Dialing XXX-XXX-0100...', 'Answered. Press any key on your phone to log in.']);
+    expect(phone.progress).toEqual(['Calling iOS (…0100)', 'Dialing XXX-XXX-0100...', 'Answered. Press any key on your phone to log in.']);
     expect(await duo.authenticate(ctx('alice', factor('auto')))).toMatchObject({ result: 'allow', factor: 'auto' });
     expect(fake.requestsTo('/auth/v2/auth').map((r) => r.params.factor)).toEqual(['phone', 'auto']);
   });

@@ -429,8 +429,8 @@ describe('every principal may read itself and run whoami', () => {
     expectRefused(await as('self-app', ['application', 'get', '-n', 'app-target']), 9, 'FORBIDDEN');
   });
 
-  it.concurrent('with no token: whoami and reading oneself are refused with exit 5', async () => {
-    expectRefused(await as('anon', ['whoami']), 5, 'UNAUTHENTICATED', 'not logged in');
+  it.concurrent('with no token: whoami is not logged in (exit 3, as on the embedded store), reading oneself is refused with exit 5', async () => {
+    expectRefused(await as('anon', ['whoami']), 3, 'NOT_LOGGED_IN', 'not logged in');
     expectRefused(await as('anon', ['user', 'get', '-n', 'denier']), 5, 'UNAUTHENTICATED');
   });
 });

@@ -411,7 +411,7 @@ describe('HTTP edges', { timeout: 120_000 }, () => {
 
   it('L9: "." and ".." are not user names (exit 2 INVALID_NAME), on the embedded store and on the server', async () => {
     const home = tempHome('ssrun-hardening-local-');
-    ok(await ssrun(['user', 'get'], { home })); // creates the store (and says so on stderr)
+    ok(await ssrun(['mfa', 'create', '-f', 'fixtures/mfa/duo.json'], { home })); // creates the store (and says so on stderr; a read would not)
     for (const name of ['.', '..']) {
       expectRefused(await ssrun(['user', 'create', '-n', name, '--password-stdin'], { home, input: `${PW}\n` }), 2, 'INVALID_NAME', `user name: "${name}" is not valid`);
       expectRefused(await ssrun(['application', 'create', '-n', name], { home }), 2, 'INVALID_NAME');

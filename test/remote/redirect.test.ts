@@ -100,10 +100,10 @@ describe('server redirect flows', () => {
 describe("the client's side of a server's redirect", () => {
   it('a redirect line: the flow, and a deadline by this clock from the milliseconds left', () => {
     const flow = 'f'.repeat(43);
-    const e = progressFrom({ progress: 'Complete the prompt\u001b[2J', redirect: { flow, deadline: 1, left: 5000 } });
+    const e = progressFrom({ progress: 'Complete the prompt\u001b[2J', redirect: { flow, leftMs: 5000 } });
     expect(e).toMatchObject({ kind: 'redirect', flow, message: 'Complete the prompt\\u001b[2J' });
     expect((e as { deadline: number }).deadline - Date.now()).toBeGreaterThan(5500);
-    for (const bad of [{ flow: 'short', left: 5 }, { flow, left: -1 }, { flow }, { flow, left: 1e12 }]) expect(progressFrom({ progress: 'p', redirect: bad }).kind).toBe('info');
+    for (const bad of [{ flow: 'short', leftMs: 5 }, { flow, leftMs: -1 }, { flow }, { flow, leftMs: 1e12 }]) expect(progressFrom({ progress: 'p', redirect: bad }).kind).toBe('info');
   });
 
   it("opens only an https page that sends the browser back to this machine's address", () => {

@@ -4,7 +4,7 @@ import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import { SsrunError } from '../../core/errors.js';
 import { parseAddress, urlOf } from '../address.js';
-import type { GlobalOptions } from '../context.js';
+import { homeOf, io, type GlobalOptions } from '../context.js';
 import { parseOutput, printJson, render } from '../render.js';
 import { LOCAL_CONTEXT, readState, updateState, type SavedContext } from '../session.js';
 
@@ -65,6 +65,7 @@ export async function setCurrent(opts: GlobalOptions & { name: string }): Promis
   if (name !== LOCAL_CONTEXT && !state.contexts?.[name]) throw new SsrunError('CONTEXT_NOT_FOUND', `context ${JSON.stringify(name)} not found; \`ssrun context get\` lists them`);
   await updateState(opts, (s) => {
     s.current = name;
+    delete s.deletedCurrent;
   });
   printJson({ Current: name });
 }
@@ -78,7 +79,11 @@ export async function remove(opts: GlobalOptions & { name: string }): Promise<vo
   await updateState(opts, (s) => {
     delete s.contexts![name];
     if (s.sessions) delete s.sessions[name];
-    if (s.current === name) s.current = LOCAL_CONTEXT;
+    if (s.current === name) {
+      s.current = LOCAL_CONTEXT;
+      s.deletedCurrent = name;
+    }
   });
   printJson({ Deleted: name, Current: wasCurrent ? LOCAL_CONTEXT : (state.current ?? LOCAL_CONTEXT) });
+  if (wasCurrent) io.notice(`${JSON.stringify(name)} was the current context: commands now run on local (the embedded store at ${await homeOf(opts)}) and say so, until \`ssrun context set-current -n NAME\``);
 }

@@ -4,7 +4,7 @@ import { SsrunError } from '../../core/errors.js';
 import { DEFAULT_MFA_TIMEOUT_MS } from '../../core/kit.js';
 import { checkMethodShape, codeShape, type CodePrompt, type FactorPrompt } from '../../core/factor.js';
 import { normalizeRecoveryCode } from '../../core/validate.js';
-import { canPrompt, io, resolveTarget, service, type GlobalOptions } from '../context.js';
+import { canPrompt, io, resolveTarget, service, tokenFromEnvironment, type GlobalOptions } from '../context.js';
 import { obtainSecret } from '../input.js';
 import { printJson } from '../render.js';
 import { progress, setBrowser } from '../progress.js';
@@ -128,10 +128,14 @@ export async function logout(opts: GlobalOptions): Promise<void> {
   printJson({ Principal: saved.principal, LoggedOut });
 }
 
+/** No session for this context: the same code and exit code (3) on the embedded store and on a server. */
+export const notLoggedIn = (context: string) =>
+  new SsrunError('NOT_LOGGED_IN', `not logged in on context ${JSON.stringify(context)}: run \`ssrun login\`${context === 'local' ? '' : ' (or set SSRUN_TOKEN)'}`);
+
 export async function whoami(opts: GlobalOptions): Promise<void> {
   const target = await resolveTarget(opts);
   const saved = await savedSession(opts, target.key);
+  if (!saved && (target.kind === 'local' || tokenFromEnvironment() === undefined)) throw notLoggedIn(target.name);
   const ssrun = await service(opts, target);
-  if (target.kind === 'local' && !saved) throw new SsrunError('NOT_LOGGED_IN', 'not logged in');
   printJson({ ...(await ssrun.whoami(target.kind === 'local' ? saved!.token : undefined)), Context: target.name });
 }

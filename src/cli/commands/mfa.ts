@@ -89,3 +89,8 @@ export async function removePrincipal(opts: GlobalOptions & { principal: string 
   const ssrun = await service(opts);
   printJson(await ssrun.removePrincipal(opts.principal));
 }
+
+/** `mfa check -n NAME`: the provider says whether the configuration's credentials work (checked by the service). */
+export async function check(opts: GlobalOptions & { name: string }): Promise<void> {
+  printJson(await (await service(opts)).checkConfig(opts.name));
+}

@@ -1,5 +1,6 @@
 // ssrun user … and ssrun application …
 
+import { MIN_PASSWORD_CHARS, MIN_ROOT_PASSWORD_CHARS } from '../../core/validate.js';
 import { service, type GlobalOptions } from '../context.js';
 import { obtainSecret } from '../input.js';
 import { parseOutput, printJson, render } from '../render.js';
@@ -11,7 +12,7 @@ interface GetOptions extends GlobalOptions {
 }
 
 export async function userCreate(opts: GlobalOptions & { name: string; password?: string; passwordStdin?: boolean }): Promise<void> {
-  const password = await obtainSecret({ value: opts.password, fromStdin: opts.passwordStdin, flag: '-p', stdinFlag: '--password-stdin', what: 'password', confirm: true });
+  const password = await obtainSecret({ value: opts.password, fromStdin: opts.passwordStdin, flag: '-p', stdinFlag: '--password-stdin', what: 'password', confirm: true, minChars: MIN_PASSWORD_CHARS });
   const ssrun = await service(opts);
   printJson(await ssrun.createUser(opts.name, password));
 }
@@ -41,12 +42,12 @@ export async function applicationDelete(opts: GlobalOptions & { name: string }):
 }
 
 export async function init(opts: GlobalOptions & { passwordStdin?: boolean }): Promise<void> {
-  const password = await obtainSecret({ fromStdin: opts.passwordStdin, flag: '--password-stdin', stdinFlag: '--password-stdin', what: 'root password', confirm: true });
+  const password = await obtainSecret({ fromStdin: opts.passwordStdin, flag: '--password-stdin', stdinFlag: '--password-stdin', what: 'root password', confirm: true, minChars: MIN_ROOT_PASSWORD_CHARS });
   printJson(await (await service(opts)).init(password));
 }
 
 export async function userSetPassword(opts: GlobalOptions & { name: string; password?: string; passwordStdin?: boolean }): Promise<void> {
-  const password = await obtainSecret({ value: opts.password, fromStdin: opts.passwordStdin, flag: '-p', stdinFlag: '--password-stdin', what: 'new password', confirm: true });
+  const password = await obtainSecret({ value: opts.password, fromStdin: opts.passwordStdin, flag: '-p', stdinFlag: '--password-stdin', what: 'new password', confirm: true, minChars: opts.name.toLowerCase() === 'root' ? MIN_ROOT_PASSWORD_CHARS : MIN_PASSWORD_CHARS });
   printJson(await (await service(opts)).setPassword(opts.name, password));
 }
 

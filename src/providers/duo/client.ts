@@ -10,6 +10,17 @@ import type { DuoAuthApi, DuoMethod, DuoRequestContext, Factor, ProviderOutcome 
 
 export { duoPinnedCa, type DuoClientDeps } from './transport.js';
 
+/** What Duo's `device: 'auto'` uses for this factor: the first device able to (a push first, for auto). */
+function waitingOn(preauth: Json, factor: 'push' | 'phone' | 'auto'): { factor: 'push' | 'phone'; device: string | undefined } {
+  const devices: Json[] = Array.isArray(preauth.devices) ? preauth.devices : [];
+  const able = (cap: string) => devices.find((d) => Array.isArray(d?.capabilities) && d.capabilities.includes(cap));
+  const kind = factor === 'auto' ? (able('push') || !able('phone') ? 'push' : 'phone') : factor;
+  const d = able(kind);
+  const label = [d?.display_name, d?.name, d?.number].find((x): x is string => typeof x === 'string' && x.trim() !== '');
+  // Duo masks the number as XXX-XXX-0100: its last digits are what tells two phones apart.
+  return { factor: kind, device: label === undefined ? undefined : sanitizeLine(label.replace(/X{3}-X{3}-(\d{4})/g, '…$1'), 60) };
+}
+
 export function createDuoProvider(deps: DuoClientDeps = {}): DuoAuthApi {
   const cfg = settings(deps);
   const { now, sleep, pollIntervalMs } = cfg;
@@ -76,7 +87,9 @@ export function createDuoProvider(deps: DuoClientDeps = {}): DuoAuthApi {
         const started = await call(opts, agent, 'POST', '/auth/v2/auth', { ...user, factor, device: 'auto', async: '1' }, ctx, clock);
         const txid = started.txid;
         if (typeof txid !== 'string' || txid === '') fail('PROVIDER_UNAVAILABLE', opts.Host, 'Duo started no transaction (no txid)');
-        ctx.onProgress?.({ kind: 'info', message: factor === 'phone' ? 'Calling your phone…' : 'Pushed a login request to your device…' });
+        const on = waitingOn(pre, factor);
+        const where = on.device ?? (on.factor === 'phone' ? 'your phone' : 'your device');
+        ctx.onProgress?.({ kind: 'waiting', ...on, deadline: ctx.deadline, message: on.factor === 'phone' ? `Calling ${where}` : `Waiting for approval on ${where}` });
         let lastMsg = '';
         for (;;) {
           let st: Json;
@@ -98,6 +111,21 @@ export function createDuoProvider(deps: DuoClientDeps = {}): DuoAuthApi {
           await sleep(wait, ctx.signal);
           if (now() >= ctx.deadline) return { result: 'deny', reason: 'timeout', message: '' };
         }
+      } finally {
+        agent.destroy();
+      }
+    },
+
+    async check(opts, ctx) {
+      const ca = opts.CaFile ? await readCaFile(opts.CaFile, opts.Host) : duoPinnedCa();
+      const agent = new Agent({ keepAlive: false, ca, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
+      try {
+        const res = await call(opts, agent, 'GET', '/auth/v2/check', {}, { options: opts, providerUserId: '', method: undefined, ...ctx }, { offsetMs: 0, retriedSkew: false });
+        if (typeof res.time !== 'number') fail('PROVIDER_UNAVAILABLE', opts.Host, "Duo's check answered without its time");
+      } catch (e) {
+        // The transport speaks of logins; this is a check of the keys.
+        if (e instanceof SsrunError) throw new SsrunError(e.code, e.message.replace(/^login denied: /, ''), e.detail);
+        throw e;
       } finally {
         agent.destroy();
       }

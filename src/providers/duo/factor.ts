@@ -138,5 +138,14 @@ export function duoFactor(client?: DuoAuthApi, universal?: DuoUniversalApi): Fac
       if (outcome.result === 'deny') return denial(req.configName, req.principal.name, outcome);
       return { result: 'allow', factor: outcome.factor, detail: outcome.bypass ? `${outcome.factor}: Duo bypass (preauth allow)` : outcome.factor };
     },
+
+    /** `mfa check`: Duo's /auth/v2/check, signed with the configuration's keys. */
+    async check(options, ctx) {
+      const o = loadDuoOptions(options);
+      const client = await api();
+      if (!client.check) throw new SsrunError('INTERNAL', 'this Duo client cannot check credentials');
+      await client.check(o, ctx);
+      return { Host: o.Host, Checked: 'IntegrationKey, SecretKey and Host accepted by /auth/v2/check' };
+    },
   };
 }

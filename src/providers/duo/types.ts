@@ -47,4 +47,6 @@ export type ProviderOutcome =
 /** The Auth API exchange. Transport and protocol failures throw PROVIDER_* errors (fail closed). */
 export interface DuoAuthApi {
   authenticate(ctx: DuoRequestContext): Promise<ProviderOutcome>;
+  /** A signed call that needs no user (/auth/v2/check): throws PROVIDER_* when the credentials do not work. */
+  check?(options: DuoOptions, ctx: { deadline: number; signal?: AbortSignal }): Promise<void>;
 }
