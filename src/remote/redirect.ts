@@ -23,7 +23,6 @@ export const LOOPBACK_REDIRECT = /^http:\/\/127\.0\.0\.1:(\d{1,5})\/[A-Za-z0-9_-
 const FLOW_ID = { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' };
 
 interface Flow {
-  subject: string;
   uri?: string;
   answered: boolean;
   start(uri: string): Promise<string>;
@@ -51,7 +50,6 @@ export function serverRedirects() {
     try {
       return await new Promise<T>((resolve, reject) => {
         const flow: Flow = {
-          subject,
           answered: false,
           async start(uri) {
             if (flow.uri !== undefined) throw new SsrunError('USAGE', 'this browser login already has its loopback address');
