@@ -14,3 +14,6 @@ export function run(load: () => Promise<Action>) {
 }
 
 export const outputOption = () => new Option('--output <format>', 'json (default) or table').choices(['json', 'table']);
+
+/** -y of the commands that ask before what cannot be undone (src/cli/confirm.ts). */
+export const yesOption = () => new Option('-y, --yes', 'do not ask for confirmation (asked only on a terminal)');

@@ -4,6 +4,7 @@ import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import { SsrunError } from '../../core/errors.js';
 import { parseAddress, urlOf } from '../address.js';
+import { confirmOrCancel, quoted, type YesOption } from '../confirm.js';
 import type { GlobalOptions } from '../context.js';
 import { parseOutput, printJson, render } from '../render.js';
 import { LOCAL_CONTEXT, readState, updateState, type SavedContext } from '../session.js';
@@ -69,12 +70,13 @@ export async function setCurrent(opts: GlobalOptions & { name: string }): Promis
   printJson({ Current: name });
 }
 
-export async function remove(opts: GlobalOptions & { name: string }): Promise<void> {
+export async function remove(opts: GlobalOptions & YesOption & { name: string }): Promise<void> {
   const name = validName(opts.name);
   if (name === LOCAL_CONTEXT) throw new SsrunError('USAGE', '"local" is built in and cannot be deleted');
   const state = await readState(opts);
   if (!state.contexts?.[name]) throw new SsrunError('CONTEXT_NOT_FOUND', `context ${JSON.stringify(name)} not found; \`ssrun context get\` lists them`);
   const wasCurrent = state.current === name;
+  await confirmOrCancel(opts, `Delete context ${quoted(name)} and its session${wasCurrent ? ' (the current context: commands then run on local)' : ''}?`);
   await updateState(opts, (s) => {
     delete s.contexts![name];
     if (s.sessions) delete s.sessions[name];

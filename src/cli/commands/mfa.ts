@@ -3,6 +3,9 @@
 import { accessSync, constants } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { SsrunError } from '../../core/errors.js';
+import type { SsrunApi } from '../../core/service.js';
+import { parsePrincipalPath } from '../../core/validate.js';
+import { confirmOrCancel, quoted, willAsk, type YesOption } from '../confirm.js';
 import { service, io, type GlobalOptions } from '../context.js';
 import { readJsonInput } from '../input.js';
 import { parseOutput, printJson, render } from '../render.js';
@@ -52,13 +55,31 @@ export async function update(opts: GlobalOptions & { file: string; name: string 
   printJson(await ssrun.updateConfig(opts.name, doc));
 }
 
-export async function remove(opts: GlobalOptions & { name: string; force?: boolean }): Promise<void> {
+export async function remove(opts: GlobalOptions & YesOption & { name: string; force?: boolean }): Promise<void> {
   const ssrun = await service(opts);
+  if (willAsk(opts)) {
+    const assigned = (await ssrun.getConfig(opts.name, { verbose: true })).Principals?.length ?? 0;
+    // In use and no --force: refused below whatever the answer, so nothing to ask.
+    if (assigned === 0) await confirmOrCancel(opts, `Delete MFA configuration ${quoted(opts.name)}? This cannot be undone.`);
+    else if (opts.force) await confirmOrCancel(opts, `Delete MFA configuration ${quoted(opts.name)} and remove its ${assigned} assignment${assigned === 1 ? '' : 's'} (--force)? Those principals lose their second factor.`);
+  }
   printJson(await ssrun.deleteConfig(opts.name, { force: opts.force }));
 }
 
-export async function assignPrincipal(opts: GlobalOptions & { principal: string; mfaIdentity?: string; config: string; qrFile?: string }): Promise<void> {
+/** The principal's current view, to say what a change replaces; undefined when it cannot be read (the use case then says why). */
+async function principalNow(ssrun: SsrunApi, path: string) {
+  try {
+    const ref = parsePrincipalPath(path);
+    return await (ref.type === 'user' ? ssrun.getUser(ref.name, { verbose: true }) : ssrun.getApplication(ref.name, { verbose: true }));
+  } catch {
+    return undefined;
+  }
+}
+
+export async function assignPrincipal(opts: GlobalOptions & YesOption & { principal: string; mfaIdentity?: string; config: string; qrFile?: string }): Promise<void> {
   const ssrun = await service(opts);
+  const mfa = willAsk(opts) ? (await principalNow(ssrun, opts.principal))?.Mfa : undefined;
+  if (mfa) await confirmOrCancel(opts, `${opts.principal} already has a ${mfa.Type} factor (configuration ${quoted(mfa.Config)}); replace it? Its secret or keys stop working.`);
   const result = await ssrun.assignPrincipal(opts.principal, opts.mfaIdentity, opts.config);
   if (result.Replaced) io.notice(`${result.Principal} was assigned to ${JSON.stringify(result.Replaced)}; that assignment is replaced`);
   printJson(result);
@@ -79,8 +100,11 @@ export async function verify(opts: GlobalOptions & { user: string; mfa: string }
   printJson(await (await service(opts)).verifyEnrollment(opts.user, opts.mfa));
 }
 
-export async function recoveryCodes(opts: GlobalOptions & { principal: string }): Promise<void> {
-  const result = await (await service(opts)).recoveryCodes(opts.principal);
+export async function recoveryCodes(opts: GlobalOptions & YesOption & { principal: string }): Promise<void> {
+  const ssrun = await service(opts);
+  const left = willAsk(opts) ? ((await principalNow(ssrun, opts.principal))?.RecoveryCodesLeft ?? 0) : 0;
+  if (left > 0) await confirmOrCancel(opts, `${opts.principal} has ${left} unused recovery code${left === 1 ? '' : 's'}; issue new ones? The old ones stop working.`);
+  const result = await ssrun.recoveryCodes(opts.principal);
   printJson(result);
   io.notice(`${result.RecoveryCodes.length} recovery codes for ${result.Principal}: each works once, they are shown only now, and any earlier codes no longer work`);
 }

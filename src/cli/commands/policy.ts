@@ -1,6 +1,7 @@
 // ssrun group … and ssrun mfa policy …: parse flags, call the service, render.
 
 import { SsrunError } from '../../core/errors.js';
+import { confirmOrCancel, quoted, willAsk, type YesOption } from '../confirm.js';
 import { io, resolveTarget, service, type GlobalOptions } from '../context.js';
 import { readJsonInput } from '../input.js';
 import { parseOutput, printJson, render } from '../render.js';
@@ -22,8 +23,13 @@ export async function groupGet(opts: GetOptions): Promise<void> {
   await render(opts.name !== undefined ? await ssrun.getGroup(opts.name, opts) : await ssrun.listGroups(opts), format);
 }
 
-export async function groupDelete(opts: GlobalOptions & { name: string }): Promise<void> {
-  printJson(await (await service(opts)).deleteGroup(opts.name));
+export async function groupDelete(opts: GlobalOptions & YesOption & { name: string }): Promise<void> {
+  const ssrun = await service(opts);
+  if (willAsk(opts)) {
+    await ssrun.getGroup(opts.name);
+    await confirmOrCancel(opts, `Delete group ${quoted(opts.name)} (and remove it from policy targets)? This cannot be undone.`);
+  }
+  printJson(await ssrun.deleteGroup(opts.name));
 }
 
 export async function groupAddMember(opts: GlobalOptions & { name: string; principal: string }): Promise<void> {
@@ -70,8 +76,13 @@ export async function policyUpdate(opts: GlobalOptions & { file: string; name: s
   revokedNotice(result);
 }
 
-export async function policyDelete(opts: GlobalOptions & { name: string }): Promise<void> {
-  printJson(await (await service(opts)).deletePolicy(opts.name));
+export async function policyDelete(opts: GlobalOptions & YesOption & { name: string }): Promise<void> {
+  const ssrun = await service(opts);
+  if (willAsk(opts)) {
+    await ssrun.getPolicy(opts.name);
+    await confirmOrCancel(opts, `Delete policy ${quoted(opts.name)}? This cannot be undone.`);
+  }
+  printJson(await ssrun.deletePolicy(opts.name));
 }
 
 export async function policyActivate(opts: GlobalOptions & { name: string }): Promise<void> {

@@ -1,5 +1,6 @@
 // ssrun user … and ssrun application …
 
+import { confirmOrCancel, quoted, willAsk, type YesOption } from '../confirm.js';
 import { service, type GlobalOptions } from '../context.js';
 import { obtainSecret } from '../input.js';
 import { parseOutput, printJson, render } from '../render.js';
@@ -22,8 +23,13 @@ export async function userGet(opts: GetOptions): Promise<void> {
   await render(opts.name !== undefined ? await ssrun.getUser(opts.name, opts) : await ssrun.listUsers(opts), format);
 }
 
-export async function userDelete(opts: GlobalOptions & { name: string }): Promise<void> {
-  printJson(await (await service(opts)).deleteUser(opts.name));
+/** What deleting a principal takes with it, as the question says it. */
+const withFactor = (mfa: { Type: string } | null) => (mfa ? ` and its ${mfa.Type} assignment` : '');
+
+export async function userDelete(opts: GlobalOptions & YesOption & { name: string }): Promise<void> {
+  const ssrun = await service(opts);
+  if (willAsk(opts)) await confirmOrCancel(opts, `Delete user ${quoted(opts.name)}${withFactor((await ssrun.getUser(opts.name)).Mfa)}? This cannot be undone.`);
+  printJson(await ssrun.deleteUser(opts.name));
 }
 
 export async function applicationCreate(opts: GlobalOptions & { name: string }): Promise<void> {
@@ -36,8 +42,10 @@ export async function applicationGet(opts: GetOptions): Promise<void> {
   await render(opts.name !== undefined ? await ssrun.getApplication(opts.name, opts) : await ssrun.listApplications(opts), format);
 }
 
-export async function applicationDelete(opts: GlobalOptions & { name: string }): Promise<void> {
-  printJson(await (await service(opts)).deleteApplication(opts.name));
+export async function applicationDelete(opts: GlobalOptions & YesOption & { name: string }): Promise<void> {
+  const ssrun = await service(opts);
+  if (willAsk(opts)) await confirmOrCancel(opts, `Delete application ${quoted(opts.name)}${withFactor((await ssrun.getApplication(opts.name)).Mfa)} and its API key? This cannot be undone.`);
+  printJson(await ssrun.deleteApplication(opts.name));
 }
 
 export async function init(opts: GlobalOptions & { passwordStdin?: boolean }): Promise<void> {
