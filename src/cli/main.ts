@@ -8,6 +8,7 @@ import { environmentHelp } from './environment.js';
 import { mfaCommands } from './tree-mfa.js';
 import { groupCommands, principalCommands } from './tree-principals.js';
 import { sessionCommands } from './tree-session.js';
+import { addOutputOptions } from './tree.js';
 
 // Files we create (store, key, conf) are ours alone; argv may hold -p, so hide it from ps at once.
 process.umask(0o077);
@@ -61,6 +62,7 @@ function buildProgram(argv: string[]): Command {
   const only = GROUPS[word ?? ''];
   const versionOnly = word === undefined && (argv.includes('--version') || argv.includes('-V')) && !argv.some((a) => a === '-h' || a === '--help');
   for (const add of only ? [only] : versionOnly ? [] : [mfaCommands, groupCommands, principalCommands, sessionCommands]) add(program);
+  addOutputOptions(program);
   if (!only && !versionOnly) program.addHelpText('after', environmentHelp);
   return program;
 }

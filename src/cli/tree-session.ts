@@ -44,7 +44,7 @@ export function sessionCommands(program: Command): void {
     .option('--ca <file>', 'a CA certificate (PEM) to trust for this server')
     .action(run(async () => (await contexts()).create));
   ctx.command('get')
-    .description('list the contexts, the current one starred')
+    .description('list the contexts (Current: true for the one in use)')
     .addOption(outputOption())
     .action(run(async () => (await contexts()).get));
   ctx.command('set-current')

@@ -6,7 +6,7 @@ import { SsrunError } from '../../core/errors.js';
 import { parseAddress, urlOf } from '../address.js';
 import { confirmOrCancel, quoted, type YesOption } from '../confirm.js';
 import type { GlobalOptions } from '../context.js';
-import { parseOutput, printJson, render } from '../render.js';
+import { printResult } from '../render.js';
 import { LOCAL_CONTEXT, readState, updateState, type SavedContext } from '../session.js';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -18,7 +18,7 @@ function validName(name: string): string {
 
 function view(name: string, c: SavedContext | undefined, current: string) {
   return {
-    Current: name === current ? '*' : '',
+    Current: name === current,
     Name: name,
     Address: c ? urlOf(c) : '(embedded store)',
     VerifyTls: c ? c.scheme === 'https' && c.verify : null,
@@ -49,15 +49,14 @@ export async function create(opts: GlobalOptions & { name: string; address: stri
   await updateState(opts, (s) => {
     s.contexts = { ...s.contexts, [name]: context };
   });
-  printJson(view(name, context, state.current ?? LOCAL_CONTEXT));
+  await printResult(view(name, context, state.current ?? LOCAL_CONTEXT));
 }
 
 export async function get(opts: GlobalOptions & { output?: string }): Promise<void> {
-  const format = parseOutput(opts.output ?? 'table');
   const state = await readState(opts);
   const current = state.current ?? LOCAL_CONTEXT;
   const rows = [view(LOCAL_CONTEXT, undefined, current), ...Object.entries(state.contexts ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([n, c]) => view(n, c, current))];
-  await render(rows, format);
+  await printResult(rows);
 }
 
 export async function setCurrent(opts: GlobalOptions & { name: string }): Promise<void> {
@@ -67,7 +66,7 @@ export async function setCurrent(opts: GlobalOptions & { name: string }): Promis
   await updateState(opts, (s) => {
     s.current = name;
   });
-  printJson({ Current: name });
+  await printResult({ Current: name });
 }
 
 export async function remove(opts: GlobalOptions & YesOption & { name: string }): Promise<void> {
@@ -82,5 +81,5 @@ export async function remove(opts: GlobalOptions & YesOption & { name: string })
     if (s.sessions) delete s.sessions[name];
     if (s.current === name) s.current = LOCAL_CONTEXT;
   });
-  printJson({ Deleted: name, Current: wasCurrent ? LOCAL_CONTEXT : (state.current ?? LOCAL_CONTEXT) });
+  await printResult({ Deleted: name, Current: wasCurrent ? LOCAL_CONTEXT : (state.current ?? LOCAL_CONTEXT) });
 }

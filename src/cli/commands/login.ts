@@ -5,7 +5,7 @@ import { checkMethodShape, codeShape, type CodePrompt, type FactorPrompt } from 
 import { normalizeRecoveryCode } from '../../core/validate.js';
 import { canPrompt, io, resolveTarget, service, type GlobalOptions } from '../context.js';
 import { obtainSecret } from '../input.js';
-import { printJson } from '../render.js';
+import { printResult } from '../render.js';
 import { progress, setBrowser } from '../progress.js';
 import { saveSession, savedSession, takeSession } from '../session.js';
 
@@ -89,7 +89,7 @@ export async function login(opts: LoginOptions): Promise<void> {
     });
     await shown.stop();
     await saveSession(opts, target.key, { token: result.token, principal: result.Principal, expiresAt: result.ExpiresAt });
-    printJson({ Principal: result.Principal, Factor: result.Factor, ExpiresAt: result.ExpiresAt, ...(result.Enrollment ? { Enrollment: result.Enrollment } : {}), ...(result.KeyEnrollment ? { KeyEnrollment: result.KeyEnrollment } : {}) });
+    await printResult({ Principal: result.Principal, Factor: result.Factor, ExpiresAt: result.ExpiresAt, ...(result.Enrollment ? { Enrollment: result.Enrollment } : {}), ...(result.KeyEnrollment ? { KeyEnrollment: result.KeyEnrollment } : {}) });
     if (result.KeyEnrollment) io.notice(`your security-key assignment (${result.KeyEnrollment.Config}) is pending: this session may only register a key: ${result.KeyEnrollment.How}`);
     if (result.Enrollment) {
       const e = result.Enrollment;
@@ -123,7 +123,7 @@ export async function logout(opts: GlobalOptions): Promise<void> {
     LoggedOut = false;
   }
   await takeSession(opts, target.key);
-  printJson({ Principal: saved.principal, LoggedOut });
+  await printResult({ Principal: saved.principal, LoggedOut });
 }
 
 export async function whoami(opts: GlobalOptions): Promise<void> {
@@ -131,5 +131,5 @@ export async function whoami(opts: GlobalOptions): Promise<void> {
   const saved = await savedSession(opts, target.key);
   const ssrun = await service(opts, target);
   if (target.kind === 'local' && !saved) throw new SsrunError('NOT_LOGGED_IN', 'not logged in');
-  printJson({ ...(await ssrun.whoami(target.kind === 'local' ? saved!.token : undefined)), Context: target.name });
+  await printResult({ ...(await ssrun.whoami(target.kind === 'local' ? saved!.token : undefined)), Context: target.name });
 }

@@ -8,7 +8,7 @@ import { parsePrincipalPath } from '../../core/validate.js';
 import { confirmOrCancel, quoted, willAsk, type YesOption } from '../confirm.js';
 import { service, io, type GlobalOptions } from '../context.js';
 import { readJsonInput } from '../input.js';
-import { parseOutput, printJson, render } from '../render.js';
+import { printResult } from '../render.js';
 
 export interface GetOptions extends GlobalOptions {
   name?: string;
@@ -18,10 +18,9 @@ export interface GetOptions extends GlobalOptions {
 }
 
 export async function get(opts: GetOptions): Promise<void> {
-  const format = parseOutput(opts.output);
   const ssrun = await service(opts);
   const view = { verbose: opts.verbose, showSecrets: opts.showSecrets };
-  await render(opts.name !== undefined ? await ssrun.getConfig(opts.name, view) : await ssrun.listConfigs(view), format);
+  await printResult(opts.name !== undefined ? await ssrun.getConfig(opts.name, view) : await ssrun.listConfigs(view), 'no configurations');
 }
 
 /** A relative Options.CaFile is relative to the config file; it is stored absolute and must be readable. */
@@ -46,13 +45,13 @@ function resolveCaFile(doc: unknown, file: string): unknown {
 export async function create(opts: GlobalOptions & { file: string }): Promise<void> {
   const doc = resolveCaFile(await readJsonInput(opts.file), opts.file);
   const ssrun = await service(opts);
-  printJson(await ssrun.createConfig(doc));
+  await printResult(await ssrun.createConfig(doc));
 }
 
 export async function update(opts: GlobalOptions & { file: string; name: string }): Promise<void> {
   const doc = resolveCaFile(await readJsonInput(opts.file), opts.file);
   const ssrun = await service(opts);
-  printJson(await ssrun.updateConfig(opts.name, doc));
+  await printResult(await ssrun.updateConfig(opts.name, doc));
 }
 
 export async function remove(opts: GlobalOptions & YesOption & { name: string; force?: boolean }): Promise<void> {
@@ -63,7 +62,7 @@ export async function remove(opts: GlobalOptions & YesOption & { name: string; f
     if (assigned === 0) await confirmOrCancel(opts, `Delete MFA configuration ${quoted(opts.name)}? This cannot be undone.`);
     else if (opts.force) await confirmOrCancel(opts, `Delete MFA configuration ${quoted(opts.name)} and remove its ${assigned} assignment${assigned === 1 ? '' : 's'} (--force)? Those principals lose their second factor.`);
   }
-  printJson(await ssrun.deleteConfig(opts.name, { force: opts.force }));
+  await printResult(await ssrun.deleteConfig(opts.name, { force: opts.force }));
 }
 
 /** The principal's current view, to say what a change replaces; undefined when it cannot be read (the use case then says why). */
@@ -82,7 +81,7 @@ export async function assignPrincipal(opts: GlobalOptions & YesOption & { princi
   if (mfa) await confirmOrCancel(opts, `${opts.principal} already has a ${mfa.Type} factor (configuration ${quoted(mfa.Config)}); replace it? Its secret or keys stop working.`);
   const result = await ssrun.assignPrincipal(opts.principal, opts.mfaIdentity, opts.config);
   if (result.Replaced) io.notice(`${result.Principal} was assigned to ${JSON.stringify(result.Replaced)}; that assignment is replaced`);
-  printJson(result);
+  await printResult(result);
   if (opts.qrFile !== undefined && !result.OtpauthUri) io.notice('--qr-file: no QR code written (there is a new secret only when ssrun generates it, without -m)');
   if (!result.OtpauthUri) return;
   const { default: QRCode } = await import('qrcode');
@@ -90,14 +89,15 @@ export async function assignPrincipal(opts: GlobalOptions & YesOption & { princi
     await QRCode.toFile(resolve(opts.qrFile), result.OtpauthUri, { type: 'png', errorCorrectionLevel: 'M' });
     io.notice(`QR code written to ${resolve(opts.qrFile)}; it holds the secret: delete it once scanned`);
   }
-  if (io.stdoutIsTTY) {
-    io.out(`\nScan with an authenticator app (shown once; the assignment is pending until a first valid code):\n`);
-    io.out(await QRCode.toString(result.OtpauthUri, { type: 'utf8', errorCorrectionLevel: 'M' }));
+  // A decoration: on stderr, and only when it is a terminal (`> out.json` keeps stdout pure, the code in view).
+  if (io.stderrIsTTY) {
+    const qr = await QRCode.toString(result.OtpauthUri, { type: 'utf8', errorCorrectionLevel: 'M' });
+    process.stderr.write(`\nScan with an authenticator app (shown once; the assignment is pending until a first valid code):\n${qr}${qr.endsWith('\n') ? '' : '\n'}`);
   }
 }
 
 export async function verify(opts: GlobalOptions & { user: string; mfa: string }): Promise<void> {
-  printJson(await (await service(opts)).verifyEnrollment(opts.user, opts.mfa));
+  await printResult(await (await service(opts)).verifyEnrollment(opts.user, opts.mfa));
 }
 
 export async function recoveryCodes(opts: GlobalOptions & YesOption & { principal: string }): Promise<void> {
@@ -105,11 +105,11 @@ export async function recoveryCodes(opts: GlobalOptions & YesOption & { principa
   const left = willAsk(opts) ? ((await principalNow(ssrun, opts.principal))?.RecoveryCodesLeft ?? 0) : 0;
   if (left > 0) await confirmOrCancel(opts, `${opts.principal} has ${left} unused recovery code${left === 1 ? '' : 's'}; issue new ones? The old ones stop working.`);
   const result = await ssrun.recoveryCodes(opts.principal);
-  printJson(result);
+  await printResult(result);
   io.notice(`${result.RecoveryCodes.length} recovery codes for ${result.Principal}: each works once, they are shown only now, and any earlier codes no longer work`);
 }
 
 export async function removePrincipal(opts: GlobalOptions & { principal: string }): Promise<void> {
   const ssrun = await service(opts);
-  printJson(await ssrun.removePrincipal(opts.principal));
+  await printResult(await ssrun.removePrincipal(opts.principal));
 }
