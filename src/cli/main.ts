@@ -1,20 +1,28 @@
 // The entry point: commander wiring with lazily imported commands (start-up stays fast), and the one place
 // where errors become one line on stderr and an exit code.
 
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { EXIT, SsrunError } from '../core/errors.js';
 import { sanitizeLine } from '../core/validate.js';
 import { environmentHelp } from './environment.js';
+import { addExamples } from './examples.js';
+import { completionCommands } from './tree-completion.js';
 import { mfaCommands } from './tree-mfa.js';
 import { groupCommands, principalCommands } from './tree-principals.js';
 import { sessionCommands } from './tree-session.js';
+import { addOutputOptions } from './tree.js';
 
 // Files we create (store, key, conf) are ours alone; argv may hold -p, so hide it from ps at once.
 process.umask(0o077);
 process.title = 'ssrun';
 
+/** Every group: for help, a typo, and completion scripts (made from the whole tree). */
+const ALL = [mfaCommands, groupCommands, principalCommands, sessionCommands, completionCommands];
+
 /** The command groups, by the first word of the command line: only the group being run is built (start-up time). */
 const GROUPS: Record<string, (program: Command) => void> = {
+  completion: (program) => ALL.forEach((add) => add(program)),
+  __complete: completionCommands,
   mfa: mfaCommands,
   group: groupCommands,
   user: principalCommands,
@@ -52,6 +60,8 @@ function buildProgram(argv: string[]): Command {
     .option('--home <dir>', 'where the store, key and session live (default: $SSRUN_HOME or the user data directory)')
     .option('--context <name>', 'run this one command on this context (default: $SSRUN_CONTEXT, else SECRETSSAFE_HOST, else the current context)')
     .showSuggestionAfterError(true)
+    // Options a command cannot run without say so (commander's requiredOption does not, by itself).
+    .configureHelp({ optionDescription: (o: Option) => `${new Help().optionDescription(o)}${o.mandatory ? ' (required)' : ''}` })
     // One line, like every other error (commander puts its "(Did you mean …?)" hint on a line of its own), with
     // the documented code and the help to read.
     .configureOutput({ outputError: (text, write) => write(`ssrun: ${text.trimEnd().replace(/\s*\n\s*/g, ' ').replace(/\.$/, '')}; see \`ssrun ${commandPath(program, argv)}--help\` (USAGE)\n`) })
@@ -61,7 +71,9 @@ function buildProgram(argv: string[]): Command {
   const word = commandWord(argv);
   const only = GROUPS[word ?? ''];
   const versionOnly = word === undefined && (argv.includes('--version') || argv.includes('-V')) && !argv.some((a) => a === '-h' || a === '--help');
-  for (const add of only ? [only] : versionOnly ? [] : [mfaCommands, groupCommands, principalCommands, sessionCommands]) add(program);
+  for (const add of only ? [only] : versionOnly ? [] : ALL) add(program);
+  addOutputOptions(program);
+  addExamples(program);
   if (!only && !versionOnly) program.addHelpText('after', environmentHelp);
   return program;
 }

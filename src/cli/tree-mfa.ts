@@ -1,7 +1,7 @@
 // ssrun mfa …: the commander tree of configurations, assignment, recovery codes and policies (actions load lazily).
 
 import type { Command } from 'commander';
-import { outputOption, run } from './tree.js';
+import { outputOption, run, yesOption } from './tree.js';
 import { keyCommands } from './tree-keys.js';
 
 const mfa = () => import('./commands/mfa.js');
@@ -30,6 +30,7 @@ export function mfaCommands(program: Command): void {
     .description('delete an MFA configuration')
     .requiredOption('-n, --name <name>', 'the configuration to delete')
     .option('--force', 'also remove its assignments to principals')
+    .addOption(yesOption())
     .action(run(async () => (await mfa()).remove));
   m.command('assign-principal')
     .description('assign an MFA configuration to a user or application principal (replaces any earlier one)')
@@ -37,6 +38,7 @@ export function mfaCommands(program: Command): void {
     .option('-m, --mfa-identity <id>', "duo: the principal's Duo user (required); totp: a base32 secret to import (else one is generated)")
     .requiredOption('-c, --config <name>', 'the MFA configuration')
     .option('--qr-file <file>', 'totp: also write the enrolment QR code as a PNG')
+    .addOption(yesOption())
     .action(run(async () => (await mfa()).assignPrincipal));
   m.command('verify')
     .description('confirm a pending TOTP enrolment with a code from the authenticator app')
@@ -46,6 +48,7 @@ export function mfaCommands(program: Command): void {
   m.command('recovery-codes')
     .description('issue 10 single-use recovery codes for a principal (replaces earlier ones; shown once)')
     .requiredOption('-p, --principal <path>', 'principal/internal/user/NAME or principal/internal/application/NAME')
+    .addOption(yesOption())
     .action(run(async () => (await mfa()).recoveryCodes));
   keyCommands(m, run, outputOption);
   m.command('remove-principal')
@@ -71,6 +74,7 @@ export function mfaCommands(program: Command): void {
   pol.command('delete')
     .description('delete a policy')
     .requiredOption('-n, --name <name>', 'the policy')
+    .addOption(yesOption())
     .action(run(async () => (await policies()).policyDelete));
   pol.command('activate')
     .description('enforce a policy (revokes the sessions of the principals it newly covers, except yours)')

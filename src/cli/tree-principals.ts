@@ -1,7 +1,7 @@
 // ssrun group …, user … and application …: the commander tree of principals (actions load lazily).
 
 import type { Command } from 'commander';
-import { outputOption, run } from './tree.js';
+import { outputOption, run, yesOption } from './tree.js';
 
 const principals = () => import('./commands/principals.js');
 const policies = () => import('./commands/policy.js');
@@ -16,7 +16,7 @@ export function groupCommands(program: Command): void {
     .option('-v, --verbose', 'list members and add CreatedAt')
     .addOption(outputOption())
     .action(run(async () => (await policies()).groupGet));
-  g.command('delete').description('delete a group (and remove it from policy targets)').requiredOption('-n, --name <name>', 'the group name').action(run(async () => (await policies()).groupDelete));
+  g.command('delete').description('delete a group (and remove it from policy targets)').requiredOption('-n, --name <name>', 'the group name').addOption(yesOption()).action(run(async () => (await policies()).groupDelete));
   g.command('add-member')
     .description('add a user or application to a group')
     .requiredOption('-n, --name <name>', 'the group name')
@@ -57,6 +57,7 @@ export function principalCommands(program: Command): void {
   u.command('delete')
     .description('delete a user and its MFA assignment')
     .requiredOption('-n, --name <name>', 'the user name')
+    .addOption(yesOption())
     .action(run(async () => (await principals()).userDelete));
 
   const a = program.command('application').description('applications (principal/internal/application/NAME)');
@@ -73,5 +74,6 @@ export function principalCommands(program: Command): void {
   a.command('delete')
     .description('delete an application and its MFA assignment')
     .requiredOption('-n, --name <name>', 'the application name')
+    .addOption(yesOption())
     .action(run(async () => (await principals()).applicationDelete));
 }

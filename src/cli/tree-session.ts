@@ -1,7 +1,7 @@
 // login, logout, whoami, contexts, authorizations, audit, init, serve: the commander tree (actions load lazily).
 
 import type { Command } from 'commander';
-import { outputOption, run } from './tree.js';
+import { outputOption, run, yesOption } from './tree.js';
 
 const principals = () => import('./commands/principals.js');
 const loginCmd = () => import('./commands/login.js');
@@ -45,7 +45,7 @@ export function sessionCommands(program: Command): void {
     .option('--ca <file>', 'a CA certificate (PEM) to trust for this server')
     .action(run(async () => (await contexts()).create));
   ctx.command('get')
-    .description('list the contexts, the current one starred')
+    .description('list the contexts (Current: true for the one in use)')
     .addOption(outputOption())
     .action(run(async () => (await contexts()).get));
   ctx.command('set-current')
@@ -55,6 +55,7 @@ export function sessionCommands(program: Command): void {
   ctx.command('delete')
     .description('remove a context and its session')
     .requiredOption('-n, --name <name>', 'the context name')
+    .addOption(yesOption())
     .action(run(async () => (await contexts()).remove));
 
   const z = program.command('authorization').description('who may do what on a server (root may do everything)');

@@ -51,6 +51,8 @@ export interface PrincipalView {
   /** Failures from every address together, and the latest lock (from any address). */
   FailedAttempts?: number;
   LockedUntil?: string | null;
+  /** `get -v` of one principal: its unused recovery codes. */
+  RecoveryCodesLeft?: number;
   /** `get -v` of one principal: the counters by client address. */
   Lockout?: { Address: string; FailedAttempts: number; LockedUntil: string | null }[];
 }

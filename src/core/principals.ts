@@ -30,13 +30,17 @@ export function principalUseCases(kit: Kit, attempts: Attempts) {
     });
   }
 
-  /** One principal; verbose adds its lockout counters by client address (`*`: all addresses together). */
+  /**
+   * One principal; verbose adds its unused recovery codes (what `mfa recovery-codes` would replace) and its
+   * lockout counters by client address (`*`: all addresses together).
+   */
   async function getOne(type: PrincipalType, name: string, verbose?: boolean): Promise<PrincipalView> {
     const p = await kit.requirePrincipal(store, type, name);
     const view = principalView(p, verbose);
     if (!verbose) return view;
     const rows = await store.listThrottle(subjectOf(pathOf(p)));
-    return { ...view, Lockout: rows.map((r) => ({ Address: r.address === '*' ? 'all addresses' : r.address, FailedAttempts: r.failedCount, LockedUntil: r.lockedUntil })) };
+    const RecoveryCodesLeft = await store.recoveryCodesLeft(p.id);
+    return { ...view, RecoveryCodesLeft, Lockout: rows.map((r) => ({ Address: r.address === '*' ? 'all addresses' : r.address, FailedAttempts: r.failedCount, LockedUntil: r.lockedUntil })) };
   }
 
   const list = async (type: PrincipalType, verbose?: boolean) => (await store.listPrincipals(type)).map((p) => principalView(p, verbose)).sort(byName);

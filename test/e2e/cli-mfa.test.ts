@@ -154,7 +154,7 @@ describe('mfa get', () => {
     const r = await ssrun(['mfa', 'get', '--output', 'yaml'], { home });
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe("ssrun: error: option '--output <format>' argument 'yaml' is invalid. Allowed choices are json, table; see `ssrun mfa get --help` (USAGE)\n");
+    expect(r.stderr).toBe("ssrun: error: option '-o, --output <format>' argument 'yaml' is invalid. Allowed choices are json, table; see `ssrun mfa get --help` (USAGE)\n");
   });
 
   it('an unknown name: exit 3', async () => {

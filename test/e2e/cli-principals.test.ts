@@ -116,7 +116,8 @@ describe('users', () => {
     expect(json(ok(await ssrun(['user', 'get', '-n', 'ALICE'], { home })))).toEqual(list[0]);
     const v = json(ok(await ssrun(['user', 'get', '-n', 'bob', '-v'], { home })));
     // FailedAttempts: from every address together; Lockout: the counters by client address (issue: both shown).
-    expect(Object.keys(v)).toEqual(['Name', 'Principal', 'Mfa', 'CreatedAt', 'UpdatedAt', 'FailedAttempts', 'LockedUntil', 'Lockout']);
+    expect(Object.keys(v)).toEqual(['Name', 'Principal', 'Mfa', 'CreatedAt', 'UpdatedAt', 'FailedAttempts', 'LockedUntil', 'RecoveryCodesLeft', 'Lockout']);
+    expect(v.RecoveryCodesLeft).toBe(0);
     expect(v.Lockout).toEqual([]);
     expect(v.CreatedAt).toMatch(ISO);
     expect(v.UpdatedAt).toMatch(ISO);
@@ -252,7 +253,7 @@ describe('applications', () => {
     const list = json<any[]>(ok(await ssrun(['application', 'get'], { home })));
     expect(list).toEqual([{ Name: 'ci-bot', Principal: 'principal/internal/application/ci-bot', Mfa: null }]);
     const one = json(ok(await ssrun(['application', 'get', '-n', 'CI-BOT', '-v'], { home })));
-    expect(Object.keys(one)).toEqual(['Name', 'Principal', 'Mfa', 'CreatedAt', 'UpdatedAt', 'FailedAttempts', 'LockedUntil', 'Lockout']);
+    expect(Object.keys(one)).toEqual(['Name', 'Principal', 'Mfa', 'CreatedAt', 'UpdatedAt', 'FailedAttempts', 'LockedUntil', 'RecoveryCodesLeft', 'Lockout']);
     const table = ok(await ssrun(['application', 'get', '--output', 'table', '-v'], { home }));
     expect(table.stdout).toContain('ci-bot');
     expect(table.stdout).not.toContain('ssk_');

@@ -1,10 +1,8 @@
 // Runs the built binary on a pseudo-terminal (util-linux `script`), answering prompts as they appear: the
-// TTY cases of the e2e suites (the same helper as test/e2e/cli-tty.test.ts's own).
+// TTY cases of the e2e suites (cli-tty.test.ts keeps its own copy).
 
 import { spawn } from 'node:child_process';
 import { BIN, ROOT } from './paths.js';
-
-export const ESC = '\u001b';
 
 export interface Step {
   /** Wait until the terminal shows this (after the previous step's match)… */
@@ -19,15 +17,29 @@ export interface TtyResult {
   exitCode: number;
 }
 
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+export interface TtyOptions {
+  home: string;
+  env?: Record<string, string>;
+  steps?: Step[];
+  timeout?: number;
+  /** Redirect stdout to this file (stderr stays on the terminal). */
+  stdoutTo?: string;
+  /** The terminal's width (stty cols). */
+  columns?: number;
+}
 
-/**
- * Runs ssrun on a pseudo-terminal (script -qec), answering prompts as they appear. The environment is
- * minimal and fixed (no CI, FORCE_COLOR or NO_COLOR from outside), so colour depends only on what a case sets.
- */
-export function onTty(args: string[], opts: { home: string; env?: Record<string, string>; steps?: Step[]; timeout?: number; stdoutTo?: string }): Promise<TtyResult> {
+export const ESC = '\u001b';
+
+export const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+export const crlf = (s: string) => s.replace(/\n/g, '\r\n');
+/** The terminal's output less its escape sequences (colours, cursor moves). */
+export const plain = (s: string) => s.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+
+/** The environment is minimal and fixed (no CI, FORCE_COLOR or NO_COLOR from outside). */
+export function onTty(args: string[], opts: TtyOptions): Promise<TtyResult> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', SSRUN_HOME: opts.home, TERM: 'xterm-256color', LANG: 'C.UTF-8', ...opts.env };
-  const command = [BIN, ...args].map(quote).join(' ') + (opts.stdoutTo ? ` > ${quote(opts.stdoutTo)}` : '');
+  const stty = opts.columns ? `stty cols ${opts.columns} rows 50; ` : '';
+  const command = stty + [BIN, ...args].map(quote).join(' ') + (opts.stdoutTo ? ` > ${quote(opts.stdoutTo)}` : '');
   const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   const steps = [...(opts.steps ?? [])];
   let output = '';
@@ -63,5 +75,3 @@ export function onTty(args: string[], opts: { home: string; env?: Record<string,
     });
   });
 }
-
-export const crlf = (s: string) => s.replace(/\n/g, '\r\n');

@@ -194,8 +194,8 @@ describe('an HTTPS server', () => {
       const home = await cliClientHome(server, { ca: tls.caFile });
       const ctx = json(ok(await ssrun(['context', 'get', '--output', 'json'], { home })));
       expect(ctx).toEqual([
-        { Current: '', Name: 'local', Address: '(embedded store)', VerifyTls: null, Ca: null },
-        { Current: '*', Name: 'srv', Address: `https://127.0.0.1:${server.port}`, VerifyTls: true, Ca: tls.caFile },
+        { Current: false, Name: 'local', Address: '(embedded store)', VerifyTls: null, Ca: null },
+        { Current: true, Name: 'srv', Address: `https://127.0.0.1:${server.port}`, VerifyTls: true, Ca: tls.caFile },
       ]);
       expect(json(ok(await withToken(rootToken, ['user', 'get', '-n', 'alice'], { home })))).toMatchObject({ Name: 'alice' });
     });
@@ -294,7 +294,7 @@ describe('addresses', () => {
     for (const host of ['http://example.com', 'http://10.0.0.1', 'HTTP://example.com/']) {
       expectRefused(await ssrun(['context', 'create', '-n', 'bad', '-a', host, '-p', '80'], { home }), 2, 'USAGE', '-a: plain http:// is allowed only to a loopback address (127.0.0.1, ::1, localhost); use https');
     }
-    expect(json(ok(await ssrun(['context', 'get', '--output', 'json'], { home })))).toEqual([{ Current: '*', Name: 'local', Address: '(embedded store)', VerifyTls: null, Ca: null }]);
+    expect(json(ok(await ssrun(['context', 'get', '--output', 'json'], { home })))).toEqual([{ Current: true, Name: 'local', Address: '(embedded store)', VerifyTls: null, Ca: null }]);
     const r = await ssrun(['whoami'], { home, env: { SECRETSSAFE_HOST: 'http://example.com', SECRETSSAFE_PORT: '80' } });
     expectRefused(r, 2, 'USAGE', 'SECRETSSAFE_HOST: plain http:// is allowed only to a loopback address');
     // https to any host is accepted (not contacted)

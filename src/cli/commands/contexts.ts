@@ -4,8 +4,9 @@ import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import { SsrunError } from '../../core/errors.js';
 import { parseAddress, urlOf } from '../address.js';
+import { confirmOrCancel, quoted, type YesOption } from '../confirm.js';
 import { homeOf, io, type GlobalOptions } from '../context.js';
-import { parseOutput, printJson, render } from '../render.js';
+import { printResult } from '../render.js';
 import { LOCAL_CONTEXT, readState, updateState, type SavedContext } from '../session.js';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -17,7 +18,7 @@ function validName(name: string): string {
 
 function view(name: string, c: SavedContext | undefined, current: string) {
   return {
-    Current: name === current ? '*' : '',
+    Current: name === current,
     Name: name,
     Address: c ? urlOf(c) : '(embedded store)',
     VerifyTls: c ? c.scheme === 'https' && c.verify : null,
@@ -48,15 +49,14 @@ export async function create(opts: GlobalOptions & { name: string; address: stri
   await updateState(opts, (s) => {
     s.contexts = { ...s.contexts, [name]: context };
   });
-  printJson(view(name, context, state.current ?? LOCAL_CONTEXT));
+  await printResult(view(name, context, state.current ?? LOCAL_CONTEXT));
 }
 
 export async function get(opts: GlobalOptions & { output?: string }): Promise<void> {
-  const format = parseOutput(opts.output ?? 'table');
   const state = await readState(opts);
   const current = state.current ?? LOCAL_CONTEXT;
   const rows = [view(LOCAL_CONTEXT, undefined, current), ...Object.entries(state.contexts ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([n, c]) => view(n, c, current))];
-  await render(rows, format);
+  await printResult(rows);
 }
 
 export async function setCurrent(opts: GlobalOptions & { name: string }): Promise<void> {
@@ -67,15 +67,16 @@ export async function setCurrent(opts: GlobalOptions & { name: string }): Promis
     s.current = name;
     delete s.deletedCurrent;
   });
-  printJson({ Current: name });
+  await printResult({ Current: name });
 }
 
-export async function remove(opts: GlobalOptions & { name: string }): Promise<void> {
+export async function remove(opts: GlobalOptions & YesOption & { name: string }): Promise<void> {
   const name = validName(opts.name);
   if (name === LOCAL_CONTEXT) throw new SsrunError('USAGE', '"local" is built in and cannot be deleted');
   const state = await readState(opts);
   if (!state.contexts?.[name]) throw new SsrunError('CONTEXT_NOT_FOUND', `context ${JSON.stringify(name)} not found; \`ssrun context get\` lists them`);
   const wasCurrent = state.current === name;
+  await confirmOrCancel(opts, `Delete context ${quoted(name)} and its session${wasCurrent ? ' (the current context: commands then run on local)' : ''}?`);
   await updateState(opts, (s) => {
     delete s.contexts![name];
     if (s.sessions) delete s.sessions[name];
@@ -84,6 +85,6 @@ export async function remove(opts: GlobalOptions & { name: string }): Promise<vo
       s.deletedCurrent = name;
     }
   });
-  printJson({ Deleted: name, Current: wasCurrent ? LOCAL_CONTEXT : (state.current ?? LOCAL_CONTEXT) });
+  await printResult({ Deleted: name, Current: wasCurrent ? LOCAL_CONTEXT : (state.current ?? LOCAL_CONTEXT) });
   if (wasCurrent) io.notice(`${JSON.stringify(name)} was the current context: commands now run on local (the embedded store at ${await homeOf(opts)}) and say so, until \`ssrun context set-current -n NAME\``);
 }

@@ -3,7 +3,7 @@
 
 import { SsrunError } from '../../core/errors.js';
 import { canPrompt, service, type GlobalOptions } from '../context.js';
-import { parseOutput, printJson, render } from '../render.js';
+import { printResult } from '../render.js';
 import { progress, setBrowser } from '../progress.js';
 
 interface KeyAddOptions extends GlobalOptions {
@@ -58,23 +58,22 @@ export async function keyAdd(opts: KeyAddOptions): Promise<void> {
       cancellable((signal) => ssrun.addKey({ user: opts.user, name: opts.name, config: opts.config, replace: opts.replace, timeoutMs, signal, onProgress: p.onProgress, password })),
     );
     await p.stop();
-    printJson(result);
+    await printResult(result);
   } finally {
     await p.stop();
   }
 }
 
 export async function keyGet(opts: GlobalOptions & { user?: string; output?: string }): Promise<void> {
-  const format = parseOutput(opts.output);
-  await render(await (await service(opts)).listKeys(opts.user), format);
+  await printResult(await (await service(opts)).listKeys(opts.user), 'no security keys');
 }
 
 export async function keyRename(opts: GlobalOptions & { user: string; id: string; name: string }): Promise<void> {
   const ssrun = await service(opts);
-  printJson(await withSudo((password) => ssrun.renameKey(opts.user, opts.id, opts.name, password)));
+  await printResult(await withSudo((password) => ssrun.renameKey(opts.user, opts.id, opts.name, password)));
 }
 
 export async function keyDelete(opts: GlobalOptions & { user: string; id: string }): Promise<void> {
   const ssrun = await service(opts);
-  printJson(await withSudo((password) => ssrun.deleteKey(opts.user, opts.id, password)));
+  await printResult(await withSudo((password) => ssrun.deleteKey(opts.user, opts.id, password)));
 }

@@ -6,7 +6,7 @@ import { checkMethodShape, codeShape, type CodePrompt, type FactorPrompt } from 
 import { normalizeRecoveryCode } from '../../core/validate.js';
 import { canPrompt, io, resolveTarget, service, tokenFromEnvironment, type GlobalOptions } from '../context.js';
 import { obtainSecret } from '../input.js';
-import { printJson } from '../render.js';
+import { printResult } from '../render.js';
 import { progress, setBrowser } from '../progress.js';
 import { saveSession, savedSession, takeSession } from '../session.js';
 
@@ -91,7 +91,7 @@ export async function login(opts: LoginOptions): Promise<void> {
     });
     await shown.stop();
     await saveSession(opts, target.key, { token: result.token, principal: result.Principal, expiresAt: result.ExpiresAt });
-    printJson({ Principal: result.Principal, Factor: result.Factor, ExpiresAt: result.ExpiresAt, ...(result.Enrollment ? { Enrollment: result.Enrollment } : {}), ...(result.KeyEnrollment ? { KeyEnrollment: result.KeyEnrollment } : {}) });
+    await printResult({ Principal: result.Principal, Factor: result.Factor, ExpiresAt: result.ExpiresAt, ...(result.Enrollment ? { Enrollment: result.Enrollment } : {}), ...(result.KeyEnrollment ? { KeyEnrollment: result.KeyEnrollment } : {}) });
     if (result.KeyEnrollment) io.notice(`your security-key assignment (${result.KeyEnrollment.Config}) is pending: this session may only register a key: ${result.KeyEnrollment.How}`);
     if (result.Enrollment) {
       const e = result.Enrollment;
@@ -125,7 +125,7 @@ export async function logout(opts: GlobalOptions): Promise<void> {
     LoggedOut = false;
   }
   await takeSession(opts, target.key);
-  printJson({ Principal: saved.principal, LoggedOut });
+  await printResult({ Principal: saved.principal, LoggedOut });
 }
 
 /** No session for this context: the same code and exit code (3) on the embedded store and on a server. */
@@ -137,5 +137,5 @@ export async function whoami(opts: GlobalOptions): Promise<void> {
   const saved = await savedSession(opts, target.key);
   if (!saved && (target.kind === 'local' || tokenFromEnvironment() === undefined)) throw notLoggedIn(target.name);
   const ssrun = await service(opts, target);
-  printJson({ ...(await ssrun.whoami(target.kind === 'local' ? saved!.token : undefined)), Context: target.name });
+  await printResult({ ...(await ssrun.whoami(target.kind === 'local' ? saved!.token : undefined)), Context: target.name });
 }

@@ -1,9 +1,10 @@
 // ssrun group … and ssrun mfa policy …: parse flags, call the service, render.
 
 import { SsrunError } from '../../core/errors.js';
+import { confirmOrCancel, quoted, willAsk, type YesOption } from '../confirm.js';
 import { io, resolveTarget, service, type GlobalOptions } from '../context.js';
 import { readJsonInput } from '../input.js';
-import { parseOutput, printJson, render } from '../render.js';
+import { printResult } from '../render.js';
 import { savedSession } from '../session.js';
 
 interface GetOptions extends GlobalOptions {
@@ -13,25 +14,29 @@ interface GetOptions extends GlobalOptions {
 }
 
 export async function groupCreate(opts: GlobalOptions & { name: string }): Promise<void> {
-  printJson(await (await service(opts)).createGroup(opts.name));
+  await printResult(await (await service(opts)).createGroup(opts.name));
 }
 
 export async function groupGet(opts: GetOptions): Promise<void> {
-  const format = parseOutput(opts.output);
   const ssrun = await service(opts);
-  await render(opts.name !== undefined ? await ssrun.getGroup(opts.name, opts) : await ssrun.listGroups(opts), format);
+  await printResult(opts.name !== undefined ? await ssrun.getGroup(opts.name, opts) : await ssrun.listGroups(opts), 'no groups');
 }
 
-export async function groupDelete(opts: GlobalOptions & { name: string }): Promise<void> {
-  printJson(await (await service(opts)).deleteGroup(opts.name));
+export async function groupDelete(opts: GlobalOptions & YesOption & { name: string }): Promise<void> {
+  const ssrun = await service(opts);
+  if (willAsk(opts)) {
+    await ssrun.getGroup(opts.name);
+    await confirmOrCancel(opts, `Delete group ${quoted(opts.name)} (and remove it from policy targets)? This cannot be undone.`);
+  }
+  await printResult(await ssrun.deleteGroup(opts.name));
 }
 
 export async function groupAddMember(opts: GlobalOptions & { name: string; principal: string }): Promise<void> {
-  printJson(await (await service(opts)).addMember(opts.name, opts.principal));
+  await printResult(await (await service(opts)).addMember(opts.name, opts.principal));
 }
 
 export async function groupRemoveMember(opts: GlobalOptions & { name: string; principal: string }): Promise<void> {
-  printJson(await (await service(opts)).removeMember(opts.name, opts.principal));
+  await printResult(await (await service(opts)).removeMember(opts.name, opts.principal));
 }
 
 /**
@@ -52,45 +57,49 @@ export async function policyCreate(opts: GlobalOptions & { file: string }): Prom
   const doc = await readJsonInput(opts.file);
   const { ssrun, keepToken } = await serviceAndOwnToken(opts);
   const result = await ssrun.createPolicy(doc, { keepToken });
-  printJson(result);
+  await printResult(result);
   revokedNotice(result);
 }
 
 export async function policyGet(opts: GetOptions): Promise<void> {
-  const format = parseOutput(opts.output);
   const ssrun = await service(opts);
-  await render(opts.name !== undefined ? await ssrun.getPolicy(opts.name) : await ssrun.listPolicies(), format);
+  await printResult(opts.name !== undefined ? await ssrun.getPolicy(opts.name) : await ssrun.listPolicies(), 'no policies');
 }
 
 export async function policyUpdate(opts: GlobalOptions & { file: string; name: string }): Promise<void> {
   const doc = await readJsonInput(opts.file);
   const { ssrun, keepToken } = await serviceAndOwnToken(opts);
   const result = await ssrun.updatePolicy(opts.name, doc, { keepToken });
-  printJson(result);
+  await printResult(result);
   revokedNotice(result);
 }
 
-export async function policyDelete(opts: GlobalOptions & { name: string }): Promise<void> {
-  printJson(await (await service(opts)).deletePolicy(opts.name));
+export async function policyDelete(opts: GlobalOptions & YesOption & { name: string }): Promise<void> {
+  const ssrun = await service(opts);
+  if (willAsk(opts)) {
+    await ssrun.getPolicy(opts.name);
+    await confirmOrCancel(opts, `Delete policy ${quoted(opts.name)}? This cannot be undone.`);
+  }
+  await printResult(await ssrun.deletePolicy(opts.name));
 }
 
 export async function policyActivate(opts: GlobalOptions & { name: string }): Promise<void> {
   const { ssrun, keepToken } = await serviceAndOwnToken(opts);
   const result = await ssrun.setPolicyActive(opts.name, true, { keepToken });
-  printJson(result);
+  await printResult(result);
   revokedNotice(result);
 }
 
 export async function policyDeactivate(opts: GlobalOptions & { name: string }): Promise<void> {
-  printJson(await (await service(opts)).setPolicyActive(opts.name, false));
+  await printResult(await (await service(opts)).setPolicyActive(opts.name, false));
 }
 
 export async function policyExplain(opts: GlobalOptions & { user?: string; principal?: string }): Promise<void> {
   if ((opts.user === undefined) === (opts.principal === undefined)) throw new SsrunError('USAGE', 'mfa policy explain: pass either -u USER or -p PRINCIPAL');
   const path = opts.principal ?? `principal/internal/user/${opts.user}`;
-  printJson(await (await service(opts)).explainPolicy(path));
+  await printResult(await (await service(opts)).explainPolicy(path));
 }
 
 export async function policyResetDeadline(opts: GlobalOptions & { principal: string }): Promise<void> {
-  printJson(await (await service(opts)).resetDeadline(opts.principal));
+  await printResult(await (await service(opts)).resetDeadline(opts.principal));
 }

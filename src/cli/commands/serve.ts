@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { SsrunError } from '../../core/errors.js';
 import { isLoopbackHost } from '../address.js';
 import { databaseUrl, io, openLocalDeps, openPgDeps, type GlobalOptions } from '../context.js';
-import { printJson } from '../render.js';
+import { printJson, printResult } from '../render.js';
 
 export interface ServeOptions extends GlobalOptions {
   listen?: string;
@@ -126,6 +126,6 @@ export async function migrate(opts: GlobalOptions & { database?: string }): Prom
   const { open, home } = await pgOptions(opts, url);
   const r = await migratePg(open);
   if (r.dataKeyCreated) io.notice(`sealed a new data key in ${r.path} with the master key (SSRUN_MASTER_KEY, or the key file ${home}/master.key): back it up, the secrets cannot be read without it; every replica needs it`);
-  printJson({ Database: r.path, SchemaBefore: r.from, Schema: r.to });
+  await printResult({ Database: r.path, SchemaBefore: r.from, Schema: r.to });
 }
 
