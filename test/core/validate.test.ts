@@ -85,7 +85,7 @@ describe('parseConfigDocument / parseNewConfig: rejected documents name the fiel
     ['a near-miss top key', { ...duo(), Nmae: 'x' }, 'INVALID_CONFIG', 'Nmae: unknown key; did you mean "Name"?'],
     ['a near-miss in another case', duo({ integrationkee: 'x' }), 'INVALID_CONFIG', 'Options.integrationkee: unknown key; did you mean "IntegrationKey"?'],
     ['an unrelated top key', { ...duo(), Colour: 'red' }, 'INVALID_CONFIG', 'Colour: unknown key; expected one of: Type, Name, Options'],
-    ['an unrelated option key', duo({ Region: 'eu' }), 'INVALID_CONFIG', 'Options.Region: unknown key; expected one of: IntegrationKey, SecretKey, Host, CaFile'],
+    ['an unrelated option key', duo({ Region: 'eu' }), 'INVALID_CONFIG', 'Options.Region: unknown key; expected one of: IntegrationKey, SecretKey, Host, CaFile, Prompt'],
     ['Name given twice', { ...duo(), name: 'Other' }, 'INVALID_CONFIG', 'name: given twice (keys are case-insensitive)'],
     ['SecretKey given twice', duo({ secretkey: 'another' }), 'INVALID_CONFIG', 'Options.secretkey: given twice (keys are case-insensitive)'],
     ['missing Options', { Type: 'duo', Name: 'Cfg' }, 'INVALID_CONFIG', 'Options: required, but missing'],
@@ -218,7 +218,8 @@ describe('parsePrincipalPath', () => {
 describe('-m: the shape check, recovery codes, and how each provider reads it', () => {
   const duo = FACTORS.require('duo');
   const totp = FACTORS.require('totp');
-  const ctx = { path: 'principal/internal/user/bob', configName: 'cfg' };
+  // A configuration's options as the provider reads them (no Prompt: Duo's Auth API).
+  const ctx = { path: 'principal/internal/user/bob', configName: 'cfg', options: {} };
   const shape = (v: string) => checkMfaShape(v, (raw) => FACTORS.all().some((f) => f.accepts(raw)), FACTORS.all().map((f) => f.methodHelp));
 
   it.each([
@@ -247,7 +248,7 @@ describe('-m: the shape check, recovery codes, and how each provider reads it', 
     expect(normalizeRecoveryCode(input)).toBe(code);
   });
 
-  const EXPECTED = "expected a Duo passcode (1–64 letters and digits) or one of push, phone, sms, auto; an authenticator app's code (digits); key, for a security key (in a browser); or a recovery code (xxxx-xxxx-xxxx)";
+  const EXPECTED = "expected a Duo passcode (1–64 letters and digits) or one of push, phone, sms, auto; browser for Duo's Universal Prompt; an authenticator app's code (digits); key, for a security key (in a browser); or a recovery code (xxxx-xxxx-xxxx)";
   it.each([
     ['', `-m: is empty; ${EXPECTED}`],
     ['1234 56', `-m: contains white space (a code is taken exactly as typed); ${EXPECTED}`],
@@ -260,6 +261,14 @@ describe('-m: the shape check, recovery codes, and how each provider reads it', 
   ])('the shape check refuses %j, without echoing it', (input, message) => {
     const e = caught(() => shape(input));
     expect([e.code, e.message, e.exitCode]).toEqual(['INVALID_METHOD', message, 2]);
+  });
+
+  it("duo: -m browser is for a Universal Prompt configuration, and the only thing one takes (besides a recovery code)", () => {
+    const universal = { ...ctx, options: { IntegrationKey: 'D'.repeat(20), SecretKey: 'x'.repeat(40), Host: 'h.example.com', Prompt: 'universal' } };
+    expect(duo.parseMethod('browser', universal)).toEqual({ kind: 'factor', factor: 'browser' });
+    expect(duo.parseMethod('Browser', universal)).toEqual({ kind: 'factor', factor: 'browser' });
+    for (const v of ['push', '123456']) expect(caught(() => duo.parseMethod(v, universal)).message).toBe(`-m: principal/internal/user/bob uses Duo's Universal Prompt ("cfg"); pass -m browser (a browser window opens), or a recovery code`);
+    expect(caught(() => duo.parseMethod('browser', ctx)).message).toBe(`-m browser: principal/internal/user/bob uses Duo's Auth API ("cfg"), not the Universal Prompt; pass a passcode or one of push, phone, sms, auto`);
   });
 
   it('totp takes digits only (a wrong length is the uniform denial later, S17); a factor name or letters are a usage error', () => {
