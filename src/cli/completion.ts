@@ -30,6 +30,7 @@ const flagsOf = (o: Option) => [o.short, o.long].filter((f): f is string => Bool
 function valueOf(path: string, o: Option): ValueKind | 'file' | undefined {
   if (/<(file|dir)>/.test(o.flags)) return 'file';
   if (o.long === '--config') return 'config';
+  if (o.long === '--context') return 'context';
   if (o.long === '--user') return 'user';
   if (o.long !== '--name' || / (create|add|rename)$/.test(path) || path === 'mfa key add') return undefined;
   if (path.startsWith('mfa policy ')) return 'policy';
@@ -94,7 +95,8 @@ _ssrun() {
     case "$kind" in
       file) COMPREPLY=($(compgen -f -- "$cur"));;
       "") ;;
-      *) COMPREPLY=($(compgen -W "$(ssrun __complete "$kind" 2>/dev/null)" -- "$cur"));;
+      # One name a line, matched as text: never expanded by the shell (compgen -W would expand $(…) in a name).
+      *) local n; while IFS= read -r n; do [[ "$n" == "$cur"* ]] && COMPREPLY+=("$n"); done < <(ssrun __complete "$kind" 2>/dev/null);;
     esac
   elif [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
@@ -180,7 +182,14 @@ export async function completeValues(opts: GlobalOptions, kind: string): Promise
   }
 }
 
+/** What a name may be to be offered: the characters every validator allows (a hand-edited cli.json may hold others). */
+const OFFERED = /^[A-Za-z0-9._@+ -]{1,120}$/;
+
 async function listNames(opts: GlobalOptions, kind: string): Promise<string[]> {
+  return (await namesOf(opts, kind)).filter((n) => OFFERED.test(n));
+}
+
+async function namesOf(opts: GlobalOptions, kind: string): Promise<string[]> {
   if (!(KINDS as readonly string[]).includes(kind)) return [];
   if (kind === 'context') {
     const { readState, LOCAL_CONTEXT } = await import('./session.js');

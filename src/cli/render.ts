@@ -2,6 +2,7 @@
 // for every command that prints a result (-o is read once, by the tree's run(), see setOutput). Tables fit
 // the terminal (long columns wrapped); an empty list is `[]` in JSON and "no …" on stderr in a table.
 
+import { sanitizeLine } from '../core/validate.js';
 import { io } from './context.js';
 import { SsrunError } from '../core/errors.js';
 
@@ -24,10 +25,11 @@ export function printJson(value: unknown): void {
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'object') {
-    if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' && x !== null ? Object.values(x)[0] : String(x))).join('\n');
-    return Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}: ${cell(x)}`).join('\n');
+    if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' && x !== null ? cell(Object.values(x)[0]) : cell(x))).join('\n');
+    return Object.entries(v as Record<string, unknown>).map(([k, x]) => `${sanitizeLine(k, 200)}: ${cell(x)}`).join('\n');
   }
-  return String(v);
+  // Text from a store or a server, escaped (control and bidirectional characters) before a terminal sees it.
+  return sanitizeLine(String(v), 10_000);
 }
 
 const displayWidth = (line: string) => [...line].length;

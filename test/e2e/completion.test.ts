@@ -47,16 +47,29 @@ describe('shell completion', () => {
       expect(await complete(shell, ['ssrun', 'm'])).toEqual(['mfa', 'migrate']);
       expect(await complete(shell, ['ssrun', 'mfa', 'policy', 'ac'])).toEqual(['activate']);
       expect(await complete(shell, ['ssrun', '--home', home, 'mfa', 'de'])).toEqual(['delete']);
-      expect(await complete(shell, ['ssrun', 'mfa', 'delete', '-'])).toEqual(['--force', '--help', '--home', '--name', '--output', '--yes', '-h', '-n', '-o', '-y']);
+      expect(await complete(shell, ['ssrun', 'mfa', 'delete', '-'])).toEqual(['--context', '--force', '--help', '--home', '--name', '--output', '--yes', '-h', '-n', '-o', '-y']);
       expect(await complete(shell, ['ssrun', 'mfa', 'delete', '-n', ''])).toEqual(['MyDuoConfig', 'totp', 'webauthn']);
       expect(await complete(shell, ['ssrun', 'mfa', 'assign-principal', '-p', 'principal/internal/user/bob', '-c', 'w'])).toEqual(['webauthn']);
       expect(await complete(shell, ['ssrun', 'user', 'delete', '--name', ''])).toEqual(['bob']);
       expect(await complete(shell, ['ssrun', 'group', 'add-member', '-n', ''])).toEqual(['eng']);
       expect(await complete(shell, ['ssrun', 'context', 'set-current', '-n', ''])).toEqual(['local']);
+      expect(await complete(shell, ['ssrun', '--context', ''])).toEqual(['local']);
       // a name being created is not completed
       expect(await complete(shell, ['ssrun', 'user', 'create', '-n', ''])).toEqual([]);
     });
   }
+
+  it('a context name that a shell would expand (a hand-edited cli.json) is neither offered nor run', async () => {
+    const evil = join(dirname(home), 'evil-home');
+    mkdirSync(evil);
+    const marker = join(dirname(home), 'PWNED');
+    writeFileSync(join(evil, 'cli.json'), JSON.stringify({ contexts: { [`$(touch ${marker})`]: { url: 'https://127.0.0.1:1', verify: true }, 'bad`touch x`': { url: 'https://127.0.0.1:1', verify: true } } }), { mode: 0o600 });
+    for (const shell of ['bash', 'zsh'] as const) {
+      const r = await execa(shell, ['-c', `source '${script[shell]}'; COMP_WORDS=(ssrun context set-current -n ''); COMP_CWORD=4; _ssrun; printf '%s\\n' "\${COMPREPLY[@]}"`], { env: { ...env, SSRUN_HOME: evil }, reject: false, extendEnv: false });
+      expect(r.stdout.split('\n').filter(Boolean)).toEqual(['local']);
+      expect(existsSync(marker)).toBe(false);
+    }
+  });
 
   it('fish: the same, through complete -C', async () => {
     const fish = async (line: string) => {
@@ -67,7 +80,7 @@ describe('shell completion', () => {
     expect(await fish('ssrun mfa de')).toEqual(['delete']);
     expect(await fish('ssrun mfa delete -n ')).toEqual(['MyDuoConfig', 'totp', 'webauthn']);
     expect(await fish('ssrun user get --name ')).toEqual(['bob']);
-    expect(await fish('ssrun mfa delete --')).toEqual(['--force', '--help', '--home', '--name', '--output', '--yes']);
+    expect(await fish('ssrun mfa delete --')).toEqual(['--context', '--force', '--help', '--home', '--name', '--output', '--yes']);
   });
 
   it('__complete prints names only, never a secret; with no store it prints nothing and creates none', async () => {

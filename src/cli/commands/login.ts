@@ -65,10 +65,11 @@ export async function login(opts: LoginOptions): Promise<void> {
   }
   const timeoutMs = parseTimeout(opts.timeout);
   const isUser = opts.user !== undefined;
+  // The context first: a --context that names none is said before the password is asked for.
+  const target = await resolveTarget(opts);
   const secret = isUser
     ? await obtainSecret({ value: opts.password, fromStdin: opts.passwordStdin, flag: '-p', stdinFlag: '--password-stdin', what: 'password' })
     : await obtainSecret({ value: opts.apiKey, fromStdin: opts.apiKeyStdin, flag: '-k', stdinFlag: '--api-key-stdin', what: 'API key' });
-  const target = await resolveTarget(opts);
   const ssrun = await service(opts, target);
 
   // Ctrl-C, a closed terminal or a cancelled CI job end the attempt as cancelled (settled, not left in flight).
