@@ -1,80 +1,18 @@
 // The same commands on a real terminal (util-linux `script` gives the process a pseudo-terminal) and piped:
 // exact stdout, the password prompt (nothing echoed), Ctrl-C, and colour only on a terminal and never with NO_COLOR.
 
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeDuo, type FakeDuo } from '../fakes/duo-server.js';
-import { BIN, expectNoSecretsLeaked, json, ok, ROOT, secret, ssrun, tempHome } from '../helpers/cli.js';
+import { expectNoSecretsLeaked, json, ok, secret, ssrun, tempHome } from '../helpers/cli.js';
+import { crlf, ESC, onTty } from '../helpers/tty.js';
 
 afterAll(() => expectNoSecretsLeaked());
 
 const SK = secret('tty-e2e-duo-secret-key-Nc4Vb7');
 const PW = secret('tty-password-Ry5Ek2');
 const OTHER = secret('tty-other-password-Gf9Qa1');
-
-const ESC = '\u001b';
-
-interface Step {
-  /** Wait until the terminal shows this (after the previous step's match)… */
-  waitFor: string;
-  /** …then type this. */
-  send: string;
-}
-
-interface TtyResult {
-  /** Everything the terminal showed (stdout and stderr together, with CR LF line ends). */
-  output: string;
-  exitCode: number;
-}
-
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/**
- * Runs ssrun on a pseudo-terminal (script -qec), answering prompts as they appear. The environment is
- * minimal and fixed (no CI, FORCE_COLOR or NO_COLOR from outside), so colour depends only on what a case sets.
- */
-function onTty(args: string[], opts: { home: string; env?: Record<string, string>; steps?: Step[]; timeout?: number; stdoutTo?: string }): Promise<TtyResult> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', SSRUN_HOME: opts.home, TERM: 'xterm-256color', LANG: 'C.UTF-8', ...opts.env };
-  const command = [BIN, ...args].map(quote).join(' ') + (opts.stdoutTo ? ` > ${quote(opts.stdoutTo)}` : '');
-  const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  const steps = [...(opts.steps ?? [])];
-  let output = '';
-  let from = 0;
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`timed out on the terminal; it showed:\n${JSON.stringify(output)}`));
-    }, opts.timeout ?? 30_000);
-    const answer = () => {
-      while (steps.length > 0) {
-        const at = output.indexOf(steps[0]!.waitFor, from);
-        if (at < 0) return;
-        from = at + steps[0]!.waitFor.length;
-        child.stdin.write(steps.shift()!.send);
-      }
-    };
-    child.stdout.on('data', (d: string) => {
-      output += d;
-      answer();
-    });
-    child.stderr.on('data', (d: string) => {
-      output += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      child.stdin.destroy();
-      if (steps.length > 0) reject(new Error(`prompt never shown: ${JSON.stringify(steps[0]!.waitFor)}; the terminal showed:\n${JSON.stringify(output)}`));
-      else resolve({ output, exitCode: code ?? -1 });
-    });
-  });
-}
-
-const crlf = (s: string) => s.replace(/\n/g, '\r\n');
 
 describe('on a terminal and piped', () => {
   let home: string;

@@ -1,5 +1,5 @@
 // Runs the built binary on a pseudo-terminal (util-linux `script`), answering prompts as they appear: the
-// TTY cases of the e2e suites (cli-tty.test.ts keeps its own copy).
+// TTY cases of the e2e suites.
 
 import { spawn } from 'node:child_process';
 import { BIN, ROOT } from './paths.js';
