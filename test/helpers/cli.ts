@@ -187,6 +187,13 @@ export interface RunResult {
 
 const SESSION_COMMANDS = new Set(['login', 'logout', 'whoami']);
 
+/** The test process's environment less what would point ssrun elsewhere (a context, a token, a server, a key). */
+function inherited(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(SSRUN_(CONTEXT|TOKEN|MASTER_KEY|DATABASE_URL)|SECRETSSAFE_)/.test(k)) out[k] = v;
+  return out;
+}
+
 export async function ssrun(args: string[], opts: RunOptions): Promise<RunResult> {
   let backendEnv: Record<string, string> = {};
   if (backend !== 'local') {
@@ -197,8 +204,9 @@ export async function ssrun(args: string[], opts: RunOptions): Promise<RunResult
     reject: false,
     input: opts.input ?? '',
     cwd: opts.cwd ?? ROOT,
-    env: { SSRUN_HOME: opts.home, NO_COLOR: '1', ...backendEnv, ...opts.env },
-    extendEnv: true,
+    // The developer's own context, token or server (exported in their shell) must not choose what a test runs on.
+    env: { ...inherited(), SSRUN_HOME: opts.home, NO_COLOR: '1', ...backendEnv, ...opts.env },
+    extendEnv: false,
     timeout: opts.timeout ?? 60_000,
     stripFinalNewline: false,
   };
