@@ -7,7 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
-import type { Ceremony, CeremonyAnswer, CeremonyRequest } from '../core/ceremony.js';
+import type { CeremonyAnswer, CeremonyRequest, KeyCeremonies } from '../core/ceremony.js';
 import { SsrunError } from '../core/errors.js';
 import type { ProgressEvent } from '../core/ports.js';
 import { createSlot, MAX_BODY_BYTES, randomPath, waitingMessage, type Slot } from '../ceremony/slot.js';
@@ -95,7 +95,7 @@ async function listenBoth(make: () => Server): Promise<{ servers: Server[]; port
 }
 
 /** The embedded store's ceremonies: each on its own server on the loopback, at http://localhost:PORT/<secret>. */
-export function loopbackCeremony(): Ceremony {
+export function loopbackCeremony(): KeyCeremonies {
   return {
     async run(req: CeremonyRequest): Promise<CeremonyAnswer> {
       if (req.signal?.aborted) throw new SsrunError('CANCELLED', 'cancelled');

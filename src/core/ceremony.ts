@@ -63,9 +63,14 @@ export interface RedirectOutcome<T> {
   page: { ok: boolean; message: string };
 }
 
-export interface Ceremony {
-  /** Runs one ceremony; throws MFA_TIMEOUT at the deadline, CANCELLED on the signal. */
+/** A host that runs key ceremonies (the CLI's loopback page, a server's public page). */
+export interface KeyCeremonies {
   run(req: CeremonyRequest): Promise<CeremonyAnswer>;
+}
+
+export interface Ceremony {
+  /** Runs one ceremony; throws MFA_TIMEOUT at the deadline, CANCELLED on the signal; absent where none can run. */
+  run?(req: CeremonyRequest): Promise<CeremonyAnswer>;
   /**
    * Runs one redirect ceremony: `answer` reads what came back while the browser waits, and the page then says
    * how it ended. Throws MFA_TIMEOUT at the deadline, CANCELLED on the signal; absent where none can run.

@@ -116,7 +116,7 @@ export function createKit({ store, factors, clock, crypto, actor = { principal: 
     actor,
     sessionTtlMs,
     // The page says where the request came from (a server shows it before the key is touched).
-    ceremony: ceremony && { run: (req) => ceremony.run({ ...req, from: actor.source }), redirect: ceremony.redirect?.bind(ceremony) },
+    ceremony: ceremony && { run: ceremony.run && ((req) => ceremony.run!({ ...req, from: actor.source })), redirect: ceremony.redirect?.bind(ceremony) },
     nowIso,
     audit: (ops, principal, action, outcome, detail = '') =>
       ops.audit({ at: nowIso(), principal: sanitizeLine(principal, 300), action, outcome, detail: sanitizeLine(detail), actor: actor.principal, source: actor.source }),

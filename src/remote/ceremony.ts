@@ -5,7 +5,7 @@
 // several replicas need the ceremony paths routed to that replica (the URL names it): see the README.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Ceremony, CeremonyAnswer, CeremonyRequest, CeremonySite } from '../core/ceremony.js';
+import type { CeremonyAnswer, CeremonyRequest, CeremonySite, KeyCeremonies } from '../core/ceremony.js';
 import { SsrunError } from '../core/errors.js';
 import { createSlot, randomPath, waitingMessage, type Slot } from '../ceremony/slot.js';
 
@@ -27,13 +27,13 @@ export function parsePublicUrl(raw: string): { site: CeremonySite; host: string 
   return { site: { rpId: u.hostname, origin: u.origin }, host: u.host };
 }
 
-export function publicCeremony(publicUrl: string): { ceremony: Ceremony; register(app: FastifyInstance): void } {
+export function publicCeremony(publicUrl: string): { ceremony: KeyCeremonies; register(app: FastifyInstance): void } {
   const { site, host } = parsePublicUrl(publicUrl);
   const slots = new Map<string, Slot>();
   /** One open ceremony per principal: a new one ends the one before (a user, or a thief, cannot hold many). */
   const bySubject = new Map<string, Slot>();
   let open = 0;
-  const ceremony: Ceremony = {
+  const ceremony: KeyCeremonies = {
     async run(req: CeremonyRequest): Promise<CeremonyAnswer> {
       // The URL reaches the CLI only in a streamed answer: without one, nobody could open the page.
       if (!req.onProgress) throw new SsrunError('CEREMONY_UNAVAILABLE', 'a key ceremony needs the streamed answer (Accept: application/x-ndjson), which carries its URL');

@@ -35,10 +35,6 @@ export interface ServerOptions {
 
 export const DEFAULT_RATE_LIMIT = { max: 1200, loginMax: 30 };
 
-/** Without --public-url a server runs no key ceremony: browsers allow WebAuthn on its https origin only. */
-const noKeyCeremony = async (): Promise<never> => {
-  throw new SsrunError('CEREMONY_UNAVAILABLE', 'security keys need a browser ceremony, and none can run here (a server needs `ssrun serve --public-url`)');
-};
 const SERVICES_KEPT = 256;
 
 
@@ -165,7 +161,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // Redirect ceremonies (Duo's Universal Prompt) come back to the client's own loopback: no public URL needed.
   const redirects = serverRedirects();
   redirects.register(app);
-  const deps: SsrunDeps = { ...opts.deps, ceremony: { run: ceremonies ? (req) => ceremonies.ceremony.run(req) : noKeyCeremony, redirect: redirects.redirect } };
+  // Without --public-url no key ceremony runs here (browsers allow WebAuthn on an https origin only).
+  const deps: SsrunDeps = { ...opts.deps, ceremony: { ...(ceremonies ? { run: ceremonies.ceremony.run } : {}), redirect: redirects.redirect } };
   const serviceFor = servicesOf(deps);
   const checkLogin = app.createRateLimit({ max: limits.loginMax, timeWindow: 60_000, keyGenerator: (req) => `login:${clientAddress(req)}` });
   const anonymous = createSsrun({ ...deps, actor: { principal: 'anonymous', source: 'server' } });

@@ -2,7 +2,7 @@
 // origin). A user has 1..N keys under one assignment; a login is an assertion ceremony in a browser (`-m key`),
 // through the Ceremony port (a loopback page locally, the server's public URL over a server).
 
-import type { Ceremony, CeremonyRequest, CeremonySite } from '../../core/ceremony.js';
+import type { Ceremony, CeremonyRequest, CeremonySite, KeyCeremonies } from '../../core/ceremony.js';
 import { SsrunError } from '../../core/errors.js';
 import type { FactorDenial, FactorProvider, NewKey, RegisterRequest, VerifyRequest } from '../../core/factor.js';
 import { shown } from '../../core/validate.js';
@@ -13,13 +13,14 @@ export const KEY_METHOD = 'key';
 /** A challenge lives 2 minutes at most, whatever the ceremony's own timeout. */
 const CHALLENGE_MS = 120_000;
 
-function needCeremony(c: Ceremony | undefined): Ceremony {
-  if (!c) throw new SsrunError('CEREMONY_UNAVAILABLE', 'security keys need a browser ceremony, and none can run here (a server needs `ssrun serve --public-url`)');
-  return c;
+function needCeremony(c: Ceremony | undefined): KeyCeremonies {
+  const run = c?.run?.bind(c);
+  if (!run) throw new SsrunError('CEREMONY_UNAVAILABLE', 'security keys need a browser ceremony, and none can run here (a server needs `ssrun serve --public-url`)');
+  return { run };
 }
 
 /** Runs one ceremony; the site it ran at and the challenge it was given come back with the answer. */
-async function ceremony(c: Ceremony, req: Omit<CeremonyRequest, 'build'> & { build: (site: CeremonySite, timeoutMs: number) => Promise<{ challenge: string }> }) {
+async function ceremony(c: KeyCeremonies, req: Omit<CeremonyRequest, 'build'> & { build: (site: CeremonySite, timeoutMs: number) => Promise<{ challenge: string }> }) {
   let challenge: string | undefined;
   const deadline = Math.min(req.deadline, Date.now() + CHALLENGE_MS);
   const answer = await c.run({
