@@ -65,7 +65,8 @@ export function randomPath(): string {
   return `/${randomBytes(32).toString('base64url')}`;
 }
 
-const TEXT_HEADERS = {
+/** The headers of a plain-text answer of a ceremony (no caching, no sniffing, no referrer). */
+export const TEXT_HEADERS = {
   'content-type': 'text/plain; charset=utf-8',
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',

@@ -7,18 +7,11 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RedirectOutcome, RedirectRequest, RedirectReturn } from '../core/ceremony.js';
+import { MAX_REDIRECT_VALUE, REDIRECT_KEYS, type RedirectOutcome, type RedirectRequest, type RedirectReturn } from '../core/ceremony.js';
 import { SsrunError } from '../core/errors.js';
-import { randomPath } from '../ceremony/slot.js';
+import { escapeHtml } from '../ceremony/page.js';
+import { randomPath, TEXT_HEADERS as TEXT } from '../ceremony/slot.js';
 import { listen, send } from './ceremony.js';
-
-/** What a redirect may carry back (Duo: duo_code or code, state; an OAuth error): nothing else is kept. */
-const KEPT = ['duo_code', 'code', 'state', 'error', 'error_description'] as const;
-const MAX_VALUE = 4096;
-
-const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
-
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The page the browser ends on: the outcome in one sentence, no script, no link, no referrer. */
 export function resultPage(page: { ok: boolean; message: string }): { headers: Record<string, string>; body: string } {
@@ -33,9 +26,9 @@ export function resultPage(page: { ok: boolean; message: string }): { headers: R
 /** The query of the one request, the kept keys only (a value too long is left out: the factor sees it missing). */
 function paramsOf(url: URL): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of KEPT) {
+  for (const k of REDIRECT_KEYS) {
     const v = url.searchParams.get(k);
-    if (v !== null && v.length <= MAX_VALUE) out[k] = v;
+    if (v !== null && v.length <= MAX_REDIRECT_VALUE) out[k] = v;
   }
   return out;
 }

@@ -51,6 +51,11 @@ export interface RedirectRequest {
   message: string;
 }
 
+/** What a redirect may carry back (Duo: duo_code or code, and state; an OAuth error): nothing else is kept. */
+export const REDIRECT_KEYS = ['duo_code', 'code', 'state', 'error', 'error_description'] as const;
+/** The longest value of one of them that is kept. */
+export const MAX_REDIRECT_VALUE = 4096;
+
 /** The query the browser came back with (string values only, at most a few KiB), and the address it came to. */
 export interface RedirectReturn {
   params: Record<string, string>;

@@ -11,14 +11,13 @@
 
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { RedirectOutcome, RedirectRequest, RedirectReturn } from '../core/ceremony.js';
+import { MAX_REDIRECT_VALUE, REDIRECT_KEYS, type RedirectOutcome, type RedirectRequest, type RedirectReturn } from '../core/ceremony.js';
 import { SsrunError } from '../core/errors.js';
 import { API_BASE } from './protocol.js';
 
 /** At most this many flows wait at once (each holds a login open): more are refused, not queued. */
 const MAX_OPEN = 256;
-/** What a redirect may carry back (as the client's loopback keeps it). */
-const KEPT = ['duo_code', 'code', 'state', 'error', 'error_description'];
+const KEPT: readonly string[] = REDIRECT_KEYS;
 export const LOOPBACK_REDIRECT = /^http:\/\/127\.0\.0\.1:(\d{1,5})\/[A-Za-z0-9_-]{43}$/;
 const FLOW_ID = { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' };
 
@@ -108,12 +107,12 @@ export function serverRedirects() {
       return reply.header('cache-control', 'no-store').send({ url: await flow.start(uri) });
     });
     app.post(`${API_BASE}/connect/redirect/answer`, {
-      schema: { body: { type: 'object', additionalProperties: false, required: ['flow', 'params'], properties: { flow: FLOW_ID, params: { type: 'object', additionalProperties: false, properties: Object.fromEntries(KEPT.map((k) => [k, { type: 'string', maxLength: 4096 }])) } } } },
+      schema: { body: { type: 'object', additionalProperties: false, required: ['flow', 'params'], properties: { flow: FLOW_ID, params: { type: 'object', additionalProperties: false, properties: Object.fromEntries(KEPT.map((k) => [k, { type: 'string', maxLength: MAX_REDIRECT_VALUE }])) } } } },
     }, async (r, reply) => {
       const b = bodyOf(r);
       const params = b.params as Record<string, unknown>;
       // The schema says so too; checked here as well, whatever the server's validator options.
-      if (!Object.entries(params).every(([k, v]) => KEPT.includes(k) && typeof v === 'string' && v.length <= 4096)) throw new SsrunError('USAGE', `params: only ${KEPT.join(', ')}, as strings of at most 4096 characters`);
+      if (!Object.entries(params).every(([k, v]) => KEPT.includes(k) && typeof v === 'string' && v.length <= MAX_REDIRECT_VALUE)) throw new SsrunError('USAGE', `params: only ${KEPT.join(', ')}, as strings of at most ${MAX_REDIRECT_VALUE} characters`);
       const flow = flows.get(String(b.flow));
       if (!flow) throw gone();
       return reply.header('cache-control', 'no-store').send(await flow.answer(params as Record<string, string>));

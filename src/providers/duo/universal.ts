@@ -82,23 +82,24 @@ interface AxiosLike {
   response?: { status?: number };
 }
 
+const tooSlow = (host: string) => new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer in time (Duo at ${host})`);
+
 /** An SDK failure as ours: Duo answered (its words, a refusal) or could not be reached (an outage, fail closed). */
 function classify(e: unknown, host: string, signal: AbortSignal | undefined): { refused: string } {
   if (signal?.aborted) throw new SsrunError('CANCELLED', 'login cancelled');
   if (e instanceof SsrunError) throw e;
   const err = e as Error & { inner?: AxiosLike };
   const inner = err.inner;
-  const message = sanitizeLine(err.message ?? String(e), 200);
+  // Not HTTP (the SDK's own checks: the token, the username): Duo's answer is refused.
+  if (!inner?.isAxiosError) return { refused: sanitizeLine(err.message ?? String(e), 200) };
   // Our own bound (the login's signal was not aborted: checked above).
-  if (inner?.isAxiosError && inner.code === 'ERR_CANCELED') throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer in time (Duo at ${host})`);
-  if (inner?.isAxiosError && inner.response?.status === 429) throw new SsrunError('PROVIDER_RATE_LIMITED', `login denied: Duo is rate-limiting requests (HTTP 429) (Duo at ${host})`);
-  if (inner?.isAxiosError && /maxContentLength|maxBodyLength/i.test(inner.message ?? '')) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo's answer is too large (Duo at ${host})`);
-  if (inner?.isAxiosError && !inner.response) {
-    if (inner.code === 'ECONNABORTED' || inner.code === 'ETIMEDOUT') throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer in time (Duo at ${host})`);
-    throw transportError(host, inner as Error);
-  }
-  if (inner?.isAxiosError && inner.response && (inner.response.status ?? 0) >= 500) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo answered HTTP ${inner.response.status} (Duo at ${host})`);
-  return { refused: message };
+  if (inner.code === 'ERR_CANCELED' || inner.code === 'ECONNABORTED' || inner.code === 'ETIMEDOUT') throw tooSlow(host);
+  if (/maxContentLength|maxBodyLength/i.test(inner.message ?? '')) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo's answer is too large (Duo at ${host})`);
+  const status = inner.response?.status;
+  if (status === undefined) throw transportError(host, inner as Error);
+  if (status === 429) throw new SsrunError('PROVIDER_RATE_LIMITED', `login denied: Duo is rate-limiting requests (HTTP 429) (Duo at ${host})`);
+  if (status >= 500) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo answered HTTP ${status} (Duo at ${host})`);
+  return { refused: sanitizeLine(err.message ?? String(e), 200) };
 }
 
 export function createUniversalApi(): DuoUniversalApi {
@@ -116,11 +117,11 @@ export function createUniversalApi(): DuoUniversalApi {
     const now = ctx.now ?? Date.now;
     /** Sets this request's bound (the login's deadline, 15 s at most) before each SDK call. */
     const limit = () => {
-      const left = ctx.deadline - now();
-      if (left <= 0) throw new SsrunError('PROVIDER_UNAVAILABLE', `login denied: Duo did not answer in time (Duo at ${o.Host})`);
+      const ms = Math.min(REQUEST_TIMEOUT_MS, ctx.deadline - now());
+      if (ms <= 0) throw tooSlow(o.Host);
       // axios's own timeout only bounds an idle socket: the signal bounds the whole exchange (a trickling answer too).
-      const bound = AbortSignal.timeout(Math.min(REQUEST_TIMEOUT_MS, left));
-      Object.assign(defaults, { timeout: Math.min(REQUEST_TIMEOUT_MS, left), signal: ctx.signal ? AbortSignal.any([ctx.signal, bound]) : bound });
+      const bound = AbortSignal.timeout(ms);
+      Object.assign(defaults, { timeout: ms, signal: ctx.signal ? AbortSignal.any([ctx.signal, bound]) : bound });
     };
     return { client, limit, close: () => agent.destroy() };
   }
