@@ -8,7 +8,9 @@
 // other callers of this process wait for it (they would otherwise see its uncommitted rows on the same
 // connection); between two groups they run first. Inside the function only `tx` may be used: a call on the
 // outer store from there would wait for itself (test/layout.test.ts checks the use cases for it). No
-// AsyncLocalStorage: on Node 20 it would put a hook on every promise of the process.
+// AsyncLocalStorage: on Node 20 it would put a hook on every promise of the process. The groups run on a
+// TxConn: this thread's connection (`serialized`, a CLI command), or the writer thread of `ssrun serve`
+// (worker-store.ts, whose reads run on a connection of their own and do not wait).
 
 import type DatabaseConstructor from 'better-sqlite3';
 import { SsrunError } from '../core/errors.js';
@@ -31,24 +33,32 @@ interface Job {
 
 type JobResult = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-/** What the writers' functions below share with serialized(). */
-interface Conn {
-  db: Database;
+/** The statements that frame writers: the only SQL a connection runs besides the store's operations. */
+export type TxStatement = 'BEGIN IMMEDIATE' | 'SAVEPOINT w' | 'RELEASE w' | 'ROLLBACK TO w; RELEASE w' | 'COMMIT' | 'ROLLBACK';
+
+/**
+ * The connection the writers run on: this thread's better-sqlite3 connection (synchronous), or one in a worker
+ * thread (src/store/worker-store.ts: its COMMITs, and their fsyncs, then keep off the event loop).
+ */
+export interface TxConn {
   path: string;
+  /** Runs a framing statement; rejects (or throws) with the store's error, translated. */
+  exec(sql: TxStatement): void | Promise<void>;
+  /** Whether the connection is in a transaction, as of the last statement or operation that ran on it. */
+  inTransaction(): boolean;
+  /** The operations on this connection, each run once `ready` says so (checked again after every wait). */
   bind(ready: () => Promise<void> | undefined): StoreOps;
-  run<T>(fn: () => T): T;
 }
 
 const misuse = (what: string) => new SsrunError('INTERNAL', `store misuse: ${what}`);
 
 /** One writer in the open transaction, in a savepoint: its result, or its error once its changes are undone. */
-async function runJob(c: Conn, job: Job): Promise<JobResult> {
-  const { db, path, bind, run } = c;
+async function runJob(c: TxConn, job: Job): Promise<JobResult> {
   let open = true;
-  const tx = bind(() => {
+  const tx = c.bind(() => {
     if (!open) throw misuse('a transaction was used after it ended');
     // SQLite rolled the transaction back itself (a full disk, an I/O error): nothing more may run as if in it.
-    if (!db.inTransaction) throw misuse('the transaction was rolled back by SQLite');
+    if (!c.inTransaction()) throw misuse('the transaction was rolled back by SQLite');
     return undefined;
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -59,26 +69,26 @@ async function runJob(c: Conn, job: Job): Promise<JobResult> {
     timer.unref?.();
   });
   try {
-    run(() => db.exec('SAVEPOINT w'));
+    await c.exec('SAVEPOINT w');
     const value = await Promise.race([job.fn(tx), stuck]);
     open = false;
-    run(() => db.exec('RELEASE w'));
+    await c.exec('RELEASE w');
     return { ok: true, value };
   } catch (e) {
     open = false;
     try {
       // (SQLite may have rolled the whole transaction back itself: a full disk, an I/O error.)
-      if (db.inTransaction) db.exec('ROLLBACK TO w; RELEASE w');
+      if (c.inTransaction()) await c.exec('ROLLBACK TO w; RELEASE w');
     } catch {
       // The savepoint could not be undone: nothing of this transaction may commit (its writer was told it
       // failed). The whole transaction goes; the group's runner sees it lost.
       try {
-        if (db.inTransaction) db.exec('ROLLBACK');
+        if (c.inTransaction()) await c.exec('ROLLBACK');
       } catch {
         // the error that made us roll back is the one to report
       }
     }
-    return { ok: false, error: translateStoreError(e, path) };
+    return { ok: false, error: translateStoreError(e, c.path) };
   } finally {
     clearTimeout(timer);
     open = false;
@@ -86,11 +96,10 @@ async function runJob(c: Conn, job: Job): Promise<JobResult> {
 }
 
 /** Runs the writers in transactions (one, unless SQLite lost one): each is settled once its fate is known. */
-async function runGroup(c: Conn, group: Job[]): Promise<void> {
-  const { db, run } = c;
+async function runGroup(c: TxConn, group: Job[]): Promise<void> {
   while (group.length) {
     try {
-      run(() => db.exec('BEGIN IMMEDIATE'));
+      await c.exec('BEGIN IMMEDIATE');
     } catch (e) {
       for (const job of group.splice(0)) job.reject(e);
       return;
@@ -104,7 +113,7 @@ async function runGroup(c: Conn, group: Job[]): Promise<void> {
       else {
         job.reject(r.error);
         // The transaction is gone with the earlier writers' changes: they fail too; the rest get a new one.
-        if (!db.inTransaction) lost = r.error;
+        if (!c.inTransaction()) lost = r.error;
       }
     }
     if (lost !== undefined) {
@@ -112,10 +121,10 @@ async function runGroup(c: Conn, group: Job[]): Promise<void> {
       continue;
     }
     try {
-      run(() => db.exec('COMMIT'));
+      await c.exec('COMMIT');
     } catch (e) {
       try {
-        if (db.inTransaction) db.exec('ROLLBACK');
+        if (c.inTransaction()) await c.exec('ROLLBACK');
       } catch {
         // the COMMIT's error is the one to report
       }
@@ -126,8 +135,10 @@ async function runGroup(c: Conn, group: Job[]): Promise<void> {
   }
 }
 
-export function serialized(db: Database, ops: SyncOps, path: string): Store {
-  // Held from the moment a write is queued (reads issued after it wait for it) until its group has ended.
+/** Writers queued on a connection and committed in groups: `write`, and whether a group is open (`active`). */
+export function groupCommits(conn: TxConn) {
+  // Held from the moment a write is queued (reads issued after it wait for it, on a shared connection) until its
+  // group has ended.
   let active: Promise<void> | undefined;
   let release: (() => void) | undefined;
   const hold = () => {
@@ -135,30 +146,6 @@ export function serialized(db: Database, ops: SyncOps, path: string): Store {
   };
   const queue: Job[] = [];
   let draining = false;
-
-  const run = <T>(fn: () => T): T => {
-    try {
-      return fn();
-    } catch (e) {
-      throw translateStoreError(e, path);
-    }
-  };
-
-  /** The operations, each run synchronously once `ready` says so (checked again after every wait). */
-  function bind(ready: () => Promise<void> | undefined): StoreOps {
-    const out: Record<string, unknown> = {};
-    for (const [name, fn] of Object.entries(ops) as [string, (...args: unknown[]) => unknown][]) {
-      out[name] = async (...args: unknown[]) => {
-        for (let wait = ready(); wait; wait = ready()) await wait;
-        return run(() => fn(...args));
-      };
-    }
-    return out as unknown as StoreOps;
-  }
-
-  // Outside a transaction: after the open one ends (run in the same tick: none can open in between).
-  const outer = bind(() => active);
-  const conn: Conn = { db, path, bind, run };
 
   async function drain(): Promise<void> {
     try {
@@ -193,5 +180,48 @@ export function serialized(db: Database, ops: SyncOps, path: string): Store {
     });
   }
 
-  return { ...outer, write };
+  return {
+    write,
+    /** Settles once no writer is queued or running (undefined when none is). */
+    active: () => active,
+  };
+}
+
+/** Runs an operation of better-sqlite3, its errors translated. */
+export function runner(path: string) {
+  return <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      throw translateStoreError(e, path);
+    }
+  };
+}
+
+/** The operations, each run synchronously on this thread once `ready` says so. */
+export function bindSync(ops: SyncOps, path: string, ready: () => Promise<void> | undefined): StoreOps {
+  const run = runner(path);
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(ops) as [string, (...args: unknown[]) => unknown][]) {
+    out[name] = async (...args: unknown[]) => {
+      for (let wait = ready(); wait; wait = ready()) await wait;
+      return run(() => fn(...args));
+    };
+  }
+  return out as unknown as StoreOps;
+}
+
+/** The Store on one connection of this thread: reads and writers take turns on it. */
+export function serialized(db: Database, ops: SyncOps, path: string): Store {
+  const run = runner(path);
+  const conn: TxConn = {
+    path,
+    exec: (sql) => run(() => void db.exec(sql)),
+    inTransaction: () => db.inTransaction,
+    bind: (ready) => bindSync(ops, path, ready),
+  };
+  const commits = groupCommits(conn);
+  // Outside a transaction: after the open one ends (run in the same tick: none can open in between).
+  const outer = bindSync(ops, path, commits.active);
+  return { ...outer, write: commits.write };
 }
