@@ -152,6 +152,12 @@ export interface FactorProvider {
   readonly phishingResistant: boolean;
   /** Needs an interactive ceremony (a browser) to verify. */
   readonly ceremony: boolean;
+  /**
+   * Verifies a `-m` given at login at once and here, from what the store holds: no network, no person, no
+   * password hash (TOTP). An application's login (API key) with such a factor then takes no lease: it is
+   * checked first and admitted, counted and committed in one transaction (attempts.ts, `atOnce`). Absent: false.
+   */
+  readonly instant?: boolean;
   /** Option keys that are secrets: sealed at rest, redacted in output. */
   readonly secretOptions: readonly string[];
   /** A configuration every store starts with, added once (deleting it is then for good). */

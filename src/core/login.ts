@@ -1,8 +1,10 @@
 // `ssrun login`: the password or API key, the policies, then the second factor through the principal's
 // provider (or a recovery code), and a session. Every refusal is audited; an attempt is settled as a failure
-// only when it was a guess. S14: an assigned principal never falls back to "no MFA".
+// only when it was a guess. S14: an assigned principal never falls back to "no MFA". A login whose every check
+// is local and instant (an application's API key and a factor that waits on nothing) takes no lease and
+// commits once; a password (its hash) and a factor that waits on the network or a person keep the lease.
 
-import type { Attempt, Attempts } from './attempts.js';
+import { HeldInFlight, type Attempt, type Attempts } from './attempts.js';
 import { ERROR_CODES, SsrunError } from './errors.js';
 import { DENIED_MESSAGE, checkMethodShape, type FactorDenial, type FactorPrompt, type ProviderMethod } from './factor.js';
 import { DAY_MS, DEFAULT_MFA_TIMEOUT_MS, ENROLMENT_ONLY, type Kit } from './kit.js';
@@ -69,20 +71,48 @@ interface Ctx {
 const isUsage = (e: unknown): e is SsrunError => e instanceof SsrunError && ERROR_CODES[e.code] === 'INVALID_INPUT';
 
 
-/** The password or API key; an unknown name costs the same hash and is counted and answered the same (S11, S26). */
-async function credentials({ kit }: Ctx, req: LoginRequest, name: string, path: string, attempt: Attempt, timeoutMs: number): Promise<Principal> {
+/** The principal and whether the password or API key is right: read and compared, nothing written. */
+interface Checked {
+  principal: Principal | undefined;
+  ok: boolean;
+}
+
+/** An unknown name costs the same hash (or digest) as a known one (S11, S26). */
+async function check({ kit }: Ctx, req: LoginRequest, name: string): Promise<Checked> {
   const { crypto, store } = kit;
   const principal = await store.getPrincipal(req.type, name);
   const ok =
     req.type === 'user'
       ? await crypto.verifyPassword(req.secret, principal?.credential ?? null)
       : crypto.equalDigests(crypto.digestToken(req.secret), principal?.credential ?? crypto.digestToken('\0no-such-application'));
+  return { principal, ok };
+}
+
+/** The password or API key's verdict; an unknown name is counted and answered the same (S11, S26). */
+async function credentials({ kit }: Ctx, { principal, ok }: Checked, path: string, attempt: Attempt, timeoutMs: number): Promise<Principal> {
   // The second factor may take its own timeout: the lease grows, unless it ran out meanwhile (then refused).
   if (principal && ok && (await attempt.extend(timeoutMs))) return principal;
   // (A lease that ran out is audited where it ends.)
   const why = !principal ? 'unknown principal' : ok ? undefined : 'wrong credentials';
   await attempt.settle('failure', why ? (tx) => kit.audit(tx, path, 'login', 'denied', why) : undefined);
   throw new SsrunError('AUTH_DENIED', DENIED_MESSAGE);
+}
+
+/**
+ * Whether every check of this login is local and instant, so that it needs no lease: an API key (a digest, no
+ * password hash) that is wrong or names no one, or that is right with a second factor waiting on nothing (a
+ * recovery code, a provider that verifies `-m` here at once, none at all, or a refusal for want of one).
+ * A password (its hash) and a factor that waits on the network or a person keep the lease.
+ */
+function instant({ kit }: Ctx, req: LoginRequest, { principal, ok }: Checked): boolean {
+  if (req.type !== 'application') return false;
+  if (!principal || !ok) return true;
+  if (req.mfa !== undefined && normalizeRecoveryCode(req.mfa)) return true;
+  const a = principal.assignment;
+  if (!a) return true;
+  // No -m: refused as MFA_REQUIRED at once, unless a terminal asks (a person).
+  if (req.mfa === undefined) return !req.chooseFactor;
+  return kit.factors.get(a.configType)?.instant === true;
 }
 
 /** Policies: the enrolment deadline for principals without a factor, the allowed factors for the others. */
@@ -232,12 +262,27 @@ export function loginOf(kit: Kit, attempts: Attempts, checks: PolicyChecks, veri
     // The shape every provider could read, before anything is counted; which one reads it comes after the password.
     if (req.mfa !== undefined) checkMethodShape(kit.factors, req.mfa);
     const timeoutMs = req.timeoutMs ?? DEFAULT_MFA_TIMEOUT_MS;
-    const attempt = await attempts.begin(path, 'login', timeoutMs, req.signal);
-    try {
-      const principal = await credentials(c, req, name, path, attempt, timeoutMs);
-      return await finish(c, path, principal, attempt, await secondFactor(c, req, path, principal, attempt, timeoutMs));
-    } finally {
-      await attempt.settleLeftover();
+    const run = async (checked: Checked | (() => Promise<Checked>), attempt: Attempt): Promise<LoginResult> => {
+      try {
+        const principal = await credentials(c, typeof checked === 'function' ? await checked() : checked, path, attempt, timeoutMs);
+        return await finish(c, path, principal, attempt, await secondFactor(c, req, path, principal, attempt, timeoutMs));
+      } finally {
+        await attempt.settleLeftover();
+      }
+    };
+    if (req.type === 'application') {
+      if (req.signal?.aborted) throw new SsrunError('CANCELLED', 'cancelled');
+      // Checked first, told only once admitted and counted in the one transaction (attempts.ts, atOnce).
+      const checked = await check(c, req, name);
+      if (instant(c, req, checked)) {
+        try {
+          return await run(checked, attempts.atOnce(path, 'login'));
+        } catch (e) {
+          // The allowance is held by leased attempts in flight: nothing was told or saved; wait for them with a lease.
+          if (!(e instanceof HeldInFlight)) throw e;
+        }
+      }
     }
+    return run(() => check(c, req, name), await attempts.begin(path, 'login', timeoutMs, req.signal));
   };
 }

@@ -17,6 +17,8 @@ export function totpFactor(otp?: TotpApi): FactorProvider {
     type: 'totp',
     phishingResistant: false,
     ceremony: false,
+    // A code is an HMAC of the sealed secret and the time, checked here: an application's login commits once.
+    instant: true,
     secretOptions: [],
     builtin: { Name: BUILTIN_TOTP_CONFIG, Options: { ...TOTP_DEFAULTS } },
     confirmsWithCode: true,
