@@ -16,6 +16,7 @@ import { loadMasterKey, type MasterKeySource } from './keys.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 import { sqliteOps } from './sqlite-ops.js';
 import { serialized } from './serialized.js';
+import type { splitStore as SplitStore } from './split-store.js';
 import { builtinConfigs } from '../core/factor.js';
 import { defaultFactors } from '../providers/registry.js';
 
@@ -52,6 +53,11 @@ export interface OpenOptions {
   masterKey: Omit<MasterKeySource, 'keyFile'> & { keyFile?: string };
   /** The factor providers' built-in configurations. */
   builtins?: Builtin[];
+  /**
+   * How writes and reads share the file (`ssrun serve`: splitStore, two connections); by default one connection,
+   * which is what a CLI command wants.
+   */
+  writer?: typeof SplitStore;
 }
 
 export interface OpenedStore {
@@ -61,7 +67,8 @@ export interface OpenedStore {
   /** True when this call created the store (and perhaps its key file). */
   created: boolean;
   keyFileCreated: boolean;
-  close(): void;
+  /** Closes the store (split: once the writes queued have committed). */
+  close(): void | Promise<void>;
 }
 
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
@@ -186,7 +193,11 @@ function setUp(db: Database, path: string, existed: boolean, opts: OpenOptions):
   master.fill(0);
   const ops = sqliteOps(db, dataKey);
   addBuiltins(db, ops, opts.builtins ?? builtinConfigs(defaultFactors()));
-  return { store: serialized(db, ops, path), db, path, created, keyFileCreated, close: () => db.close() };
+  if (opts.writer) {
+    const w = opts.writer(db, ops, path, dataKey, addonPath());
+    return { store: w.store, db, path, created, keyFileCreated, close: w.close };
+  }
+  return { store: serialized(db, ops, path), db, path, created, keyFileCreated, close: () => void db.close() };
 }
 
 /** The providers' built-in configurations, each added once per store (deleting one is then for good). */

@@ -15,6 +15,8 @@ const postgres: typeof import('../../src/store/postgres.js') = await import(join
 const { builtinConfigs } = (await import(join(DIST, 'core', 'factor.js'))) as typeof import('../../src/core/factor.js');
 const { defaultFactors } = (await import(join(DIST, 'providers', 'registry.js'))) as typeof import('../../src/providers/registry.js');
 
+const split: typeof import('../../src/store/split-store.js') = await import(join(DIST, 'store', 'split-store.js'));
+
 const HANDLES = 3;
 interface Opened { stores: Store[]; close(): Promise<void> }
 const dirs: string[] = [];
@@ -32,6 +34,16 @@ const adapters: { name: string; skip?: string; open(): Promise<Opened> }[] = [
       // wait for the first one's lock while blocking the thread that would release it (processes racing on
       // one file are test/store/concurrency.test.ts's).
       const opened = sqlite.openSqliteStore({ home: join(dir, 'home'), masterKey: { fromEnv: key } });
+      return { stores: Array(HANDLES).fill(opened.store), close: async () => opened.close() };
+    },
+  },
+  {
+    // ssrun serve's: reads and writers on two connections (src/store/split-store.ts).
+    name: 'sqlite, split',
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'ssrun-contract-'));
+      dirs.push(dir);
+      const opened = sqlite.openSqliteStore({ home: join(dir, 'home'), masterKey: { fromEnv: masterKey() }, writer: split.splitStore });
       return { stores: Array(HANDLES).fill(opened.store), close: async () => opened.close() };
     },
   },

@@ -3,19 +3,22 @@
 // SIGKILLs us). Each "add" transaction writes a config, a principal and its assignment together; each
 // "update" re-seals an earlier config's secret with a new version.
 //
-//   node crash-writer.mjs HOME ROUND [aggressive]
+//   node crash-writer.mjs HOME ROUND aggressive|normal [split]
 //
+// split: `ssrun serve`'s store (src/store/split-store.ts): reads and writers on two connections.
 // Output lines: "ready", "add ROUND I", "update ROUND I V".
 
 import { join } from 'node:path';
 
-const [home, round, mode] = process.argv.slice(2);
+const [home, round, mode, where] = process.argv.slice(2);
 const root = new URL('../../', import.meta.url).pathname;
 const { openSqliteStore } = await import(join(root, 'dist', 'store', 'sqlite.js'));
+const writer = where === 'split' ? (await import(join(root, 'dist', 'store', 'split-store.js'))).splitStore : undefined;
 
 // The master key comes from the key file beside the database (created by whichever round comes first).
-const opened = openSqliteStore({ home, masterKey: {} });
-// Aggressive rounds checkpoint after every few pages, so kills also land inside checkpoints.
+const opened = openSqliteStore({ home, masterKey: {}, writer });
+// Aggressive rounds checkpoint after every few pages, so kills also land inside checkpoints (split: on the
+// reading connection, the writers' keeps SQLite's default).
 if (mode === 'aggressive') opened.db.pragma('wal_autocheckpoint = 4');
 const { store } = opened;
 process.stdout.write('ready\n');

@@ -1,7 +1,7 @@
 // S2: a writer killed with SIGKILL at random moments, many times, never leaves a damaged store, never loses
 // a commit it reported, and never leaves half a transaction behind. The child (crash-writer.mjs) writes
-// through the Store port of the built code; each "add" transaction writes a config, a principal and its
-// assignment (and an audit line) together.
+// through the Store port of the built code (one round in four with `ssrun serve`'s split store); each
+// "add" transaction writes a config, a principal and its assignment (and an audit line) together.
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,8 +26,8 @@ interface Round {
 
 /** Runs one writer and SIGKILLs it: either at a random moment after spawn (it may still be opening or
  *  creating the store) or at a random moment after it reported the store open. */
-async function runAndKill(home: string, round: number, aggressive: boolean, early: boolean): Promise<Round> {
-  const child = spawn(process.execPath, [WRITER, home, String(round), aggressive ? 'aggressive' : 'normal'], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function runAndKill(home: string, round: number, aggressive: boolean, early: boolean, split: boolean): Promise<Round> {
+  const child = spawn(process.execPath, [WRITER, home, String(round), aggressive ? 'aggressive' : 'normal', ...(split ? ['split'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let stderr = '';
   let onReady: () => void = () => {};
@@ -64,7 +64,8 @@ describe('S2: SIGKILL at random moments', () => {
     for (let round = 0; round < ROUNDS; round++) {
       if (round >= MIN_ROUNDS && Date.now() - started > BUDGET_MS) break;
       const early = round % 4 === 0;
-      const r = await runAndKill(home, round, round % 2 === 1, early);
+      // One round in four writes through `ssrun serve`'s split store (src/store/split-store.ts).
+      const r = await runAndKill(home, round, round % 2 === 1, early, round % 4 === 2);
       rounds++;
       // It died of our SIGKILL, not of an error of its own.
       expect(r.stderr).toBe('');
