@@ -112,9 +112,11 @@ function noStoreIn(home: string, file: string): boolean {
  * Opens the embedded store (creating it on first use, with a one-line notice): what the service needs. A read
  * of a store that does not exist yet says so and sees what a new store holds, creating nothing.
  */
-export async function openLocalDeps(opts: GlobalOptions) {
+export async function openLocalDeps(opts: GlobalOptions, how: { server?: boolean } = {}) {
   const home = await resolveHome(opts);
   const { openSqliteStore, openEmptySqliteStore, DB_FILE, nodeCrypto, defaultFactors, builtinConfigs } = await import('./local.js');
+  // A server reads and writes on two connections (reads never wait for a group of writers); a command, on one.
+  const writer = how.server ? (await import('../store/split-store.js')).splitStore : undefined;
   // Each provider loads its heavy parts (the Duo client and node:https, otplib) only when a login needs them.
   const factors = defaultFactors();
   const deps = (s: ReturnType<typeof openSqliteStore>) => ({ store: s.store, factors, clock: { now: () => new Date() }, crypto: nodeCrypto });
@@ -125,7 +127,7 @@ export async function openLocalDeps(opts: GlobalOptions) {
   }
   let s: ReturnType<typeof openSqliteStore>;
   try {
-    s = openSqliteStore({ home, masterKey: { fromEnv: masterKeyFromEnv }, builtins: builtinConfigs(factors) });
+    s = openSqliteStore({ home, masterKey: { fromEnv: masterKeyFromEnv }, builtins: builtinConfigs(factors), writer });
   } catch (e) {
     throw homeError(e, home);
   }

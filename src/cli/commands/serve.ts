@@ -71,12 +71,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const requestTimeoutMs = positive(opts.requestTimeout, '--request-timeout', 30, 600) * 1000;
 
   const url = databaseUrl(opts);
-  const [{ home, opened, deps }, { buildServer }] = await Promise.all([url ? openPgDeps(opts, url) : openLocalDeps(opts), import('../../remote/server.js')]);
+  const [{ home, opened, deps }, { buildServer }] = await Promise.all([url ? openPgDeps(opts, url) : openLocalDeps(opts, { server: true }), import('../../remote/server.js')]);
   const app = await buildServer({ deps: { ...deps, sessionTtlMs: ttl * 1000, lockout: { perAddress: 5, anywhere } }, https: tls, rateLimit: { max, loginMax }, trustProxy, requestTimeoutMs, publicUrl: opts.publicUrl });
   try {
     await app.listen({ host, port });
   } catch (e) {
-    opened.close();
+    await opened.close();
     const code = (e as NodeJS.ErrnoException).code;
     throw new SsrunError('USAGE', `--listen ${host}:${port}: cannot listen (${code ?? (e as Error).message})`);
   }
@@ -89,16 +89,15 @@ export async function serve(opts: ServeOptions): Promise<void> {
       // Requests get 10 s to finish (logins waiting on a device are cancelled at once); then connections are cut.
       const deadline = setTimeout(() => app.server.closeAllConnections(), 10_000);
       deadline.unref();
+      // The store closes once the requests have ended (with their writes committed).
+      const closeStore = () => Promise.resolve(opened.close()).catch(() => undefined);
       app.close().then(
-        () => {
-          opened.close();
-          io.notice('stopped');
-          resolve();
-        },
-        () => {
-          opened.close();
-          resolve();
-        },
+        () =>
+          closeStore().then(() => {
+            io.notice('stopped');
+            resolve();
+          }),
+        () => closeStore().then(() => resolve()),
       );
     };
     const onTerm = () => stop('SIGTERM');
