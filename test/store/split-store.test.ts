@@ -1,8 +1,8 @@
 // `ssrun serve`'s store on SQLite (src/store/split-store.ts): reads and writers on two connections. The contract
-// suite runs every operation on it (test/store/contract.test.ts); here, what differs from a store on one
-// connection: reads do not wait for an open group of writers and see only what was committed; the reading
-// connection cannot write; writers still commit in groups, each rolled back alone when it throws, and the
-// event loop runs between two writers of a group; closing waits for the writes queued.
+// suite runs every operation on it (test/store/contract.test.ts), the group commit's tests run on it too
+// (test/store/serialized.test.ts); here, what differs from a store on one connection: reads do not wait for an
+// open group of writers and see only what was committed; the reading connection cannot write; an outer change
+// is a write of its own; the event loop runs between two writers of a group; closing waits for the writes queued.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,60 +66,6 @@ describe('SQLite store on two connections (ssrun serve)', () => {
     await store.audit({ at, principal: 'principal/internal/user/alone', action: 'test', outcome: 'ok', detail: '' });
     expect((await store.getPrincipal('user', 'alone'))?.name).toBe('alone');
     expect((await store.listAudit({ limit: 10 })).some((e) => e.Action === 'test')).toBe(true);
-  });
-
-  it('writers started together commit in a group; one that throws is rolled back alone', async () => {
-    const { store } = open();
-    const results = await Promise.allSettled(
-      Array.from({ length: 40 }, (_, i) =>
-        store.write(async (t) => {
-          await t.insertPrincipal('user', `u${i}`, null, at);
-          if (i % 10 === 3) throw new Error(`boom ${i}`);
-          return i;
-        }),
-      ),
-    );
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.message)).toEqual(['boom 3', 'boom 13', 'boom 23', 'boom 33']);
-    const names = (await store.listPrincipals('user')).map((p) => p.name).filter((n) => n.startsWith('u'));
-    expect(names.length).toBe(36);
-    expect(names).not.toContain('u13');
-  });
-
-  it('50 read-modify-write transactions at once lose no update', async () => {
-    const { store } = open();
-    const subject = 'principal/internal/user/counter';
-    await Promise.all(
-      Array.from({ length: 50 }, () =>
-        store.write(async (t) => {
-          const cur = await t.getThrottle(subject, 'cli');
-          await new Promise((r) => setImmediate(r)); // yield inside: another transaction must not slip in
-          const next = { failedCount: cur.here.failedCount + 1, lockedUntil: null };
-          await t.saveThrottle(subject, 'cli', { here: next, all: next }, at);
-        }),
-      ),
-    );
-    expect((await store.getThrottle(subject, 'cli')).here.failedCount).toBe(50);
-  });
-
-  it('a store error inside a writer reaches it with its code, and the others of the group commit', async () => {
-    const { store } = open();
-    await store.insertConfig({ Type: 'duo', Name: 'Dup', Options: { IntegrationKey: 'DIXXXXXXXXXXXXXXXXXX', SecretKey: 'sk-1', Host: 'api-1.duosecurity.com' }, secretKeys: ['SecretKey'] }, at);
-    const [dup, other] = await Promise.allSettled([
-      store.write((t) => t.updateConfig('ghost', { Type: 'duo', Name: 'ghost', Options: {}, secretKeys: [] }, at)),
-      store.write((t) => t.insertPrincipal('user', 'other', null, at)),
-    ]);
-    expect(dup).toMatchObject({ status: 'rejected', reason: { code: 'CONFIG_NOT_FOUND' } });
-    expect(other.status).toBe('fulfilled');
-    expect((await store.getPrincipal('user', 'other'))?.name).toBe('other');
-  });
-
-  it('a transaction used after it ended is refused (a bug, reported as INTERNAL)', async () => {
-    const { store } = open();
-    let leaked: Parameters<Parameters<typeof store.write>[0]>[0] | undefined;
-    await store.write(async (t) => {
-      leaked = t;
-    });
-    await expect(leaked!.listGroups()).rejects.toMatchObject({ code: 'INTERNAL', message: 'store misuse: a transaction was used after it ended' });
   });
 
   it('close waits for the writes queued, which are then on disk for the next opener', async () => {
