@@ -9,8 +9,8 @@
 // connection); between two groups they run first. Inside the function only `tx` may be used: a call on the
 // outer store from there would wait for itself (test/layout.test.ts checks the use cases for it). No
 // AsyncLocalStorage: on Node 20 it would put a hook on every promise of the process. The groups run on a
-// TxConn: this thread's connection (`serialized`, a CLI command), or the writer thread of `ssrun serve`
-// (worker-store.ts, whose reads run on a connection of their own and do not wait).
+// TxConn: the one connection of `serialized` (a CLI command), or the writers' connection of `ssrun serve`
+// (split-store.ts, whose reads run on a connection of their own and do not wait).
 
 import type DatabaseConstructor from 'better-sqlite3';
 import { SsrunError } from '../core/errors.js';
@@ -37,14 +37,14 @@ type JobResult = { ok: true; value: unknown } | { ok: false; error: unknown };
 export type TxStatement = 'BEGIN IMMEDIATE' | 'SAVEPOINT w' | 'RELEASE w' | 'ROLLBACK TO w; RELEASE w' | 'COMMIT' | 'ROLLBACK';
 
 /**
- * The connection the writers run on: this thread's better-sqlite3 connection (synchronous), or one in a worker
- * thread (src/store/worker-store.ts: its COMMITs, and their fsyncs, then keep off the event loop).
+ * The connection the writers run on: `serialized`'s one connection, or the writers' own connection of
+ * split-store.ts (whose `exec` may give the event loop a turn before a writer starts).
  */
 export interface TxConn {
   path: string;
   /** Runs a framing statement; rejects (or throws) with the store's error, translated. */
   exec(sql: TxStatement): void | Promise<void>;
-  /** Whether the connection is in a transaction, as of the last statement or operation that ran on it. */
+  /** Whether the connection is in a transaction (SQLite ends one by itself on a full disk or an I/O error). */
   inTransaction(): boolean;
   /** The operations on this connection, each run once `ready` says so (checked again after every wait). */
   bind(ready: () => Promise<void> | undefined): StoreOps;

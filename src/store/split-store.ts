@@ -17,9 +17,10 @@
 // cores), for the same reads during a burst; it kept figure 5 where this does not only with the fsync slowed to
 // 20 ms (strace's fault injection). The COMMIT's fsync is here the event loop's, once per group.
 
-import DatabaseConstructor from 'better-sqlite3';
+import type DatabaseConstructor from 'better-sqlite3';
 import type { Store, StoreOps } from '../core/ports.js';
 import { bindSync, groupCommits, runner, type TxConn } from './serialized.js';
+import { connectionPragmas, openFile } from './sqlite.js';
 import { sqliteOps, type SyncOps } from './sqlite-ops.js';
 
 type Database = DatabaseConstructor.Database;
@@ -35,13 +36,11 @@ export const READ_OPS: ReadonlySet<keyof StoreOps> = new Set<keyof StoreOps>([
   'firstApplied',
 ]);
 
-/** The writers' connection: the store's pragmas (WAL is the file's), its groups yielding between writers. */
-function writerConnection(path: string, dataKey: Buffer, nativeBinding: string | undefined) {
-  const w = new DatabaseConstructor(path, { fileMustExist: true, ...(nativeBinding ? { nativeBinding } : {}) });
+/** The writers' connection: the store's pragmas, its groups yielding between writers. */
+function writerConnection(path: string, dataKey: Buffer) {
+  const w = openFile(path);
   try {
-    w.pragma('busy_timeout = 10000');
-    w.pragma('synchronous = FULL');
-    w.pragma('foreign_keys = ON');
+    connectionPragmas(w);
   } catch (e) {
     w.close();
     throw e;
@@ -69,19 +68,17 @@ function writerConnection(path: string, dataKey: Buffer, nativeBinding: string |
 }
 
 /** The Store of a server on SQLite: reads on `db`, writes on a second connection to the same file. */
-export function splitStore(db: Database, ops: SyncOps, path: string, dataKey: Buffer, nativeBinding: string | undefined): { store: Store; close(): Promise<void> } {
-  const writer = writerConnection(path, dataKey, nativeBinding);
+export function splitStore(db: Database, ops: SyncOps, path: string, dataKey: Buffer): { store: Store; close(): Promise<void> } {
+  const writer = writerConnection(path, dataKey);
   const commits = groupCommits(writer.conn);
   db.pragma('query_only = ON');
-  const run = runner(path);
+  const reads = bindSync(ops, path, () => undefined);
   const outer: Record<string, unknown> = {};
   // A read runs synchronously, so no commit of this process falls between two of its statements (as on one
   // connection; another process's may, as before). A read transaction around each, measured, cost a fifth of
   // the logins, and would have kept listConfigs from its cache.
-  for (const [name, fn] of Object.entries(ops) as [keyof StoreOps, (...args: unknown[]) => unknown][]) {
-    outer[name] = READ_OPS.has(name)
-      ? async (...args: unknown[]) => run(() => fn(...args))
-      : (...args: unknown[]) => commits.write((tx) => (tx[name] as (...a: unknown[]) => Promise<unknown>)(...args));
+  for (const name of Object.keys(ops) as (keyof StoreOps)[]) {
+    outer[name] = READ_OPS.has(name) ? reads[name] : (...args: unknown[]) => commits.write((tx) => (tx[name] as (...a: unknown[]) => Promise<unknown>)(...args));
   }
   return {
     store: { ...(outer as unknown as StoreOps), write: commits.write },

@@ -87,6 +87,19 @@ function checkHeader(path: string): 'empty' | 'sqlite' {
   return 'sqlite';
 }
 
+/** A connection to an existing store file (`ssrun serve` opens a second one for its writers: split-store.ts). */
+export function openFile(path: string): Database {
+  const binding = addonPath();
+  return new Database(path, binding ? { fileMustExist: true, nativeBinding: binding } : { fileMustExist: true });
+}
+
+/** What every connection to a store sets (WAL is the file's own, set once in setUp). */
+export function connectionPragmas(db: Database): void {
+  db.pragma('busy_timeout = 10000');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+}
+
 export function openSqliteStore(opts: OpenOptions): OpenedStore {
   mkdirSync(opts.home, { recursive: true, mode: 0o700 });
   const path = join(opts.home, DB_FILE);
@@ -94,8 +107,7 @@ export function openSqliteStore(opts: OpenOptions): OpenedStore {
   if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
   let db: Database;
   try {
-    const binding = addonPath();
-    db = new Database(path, binding ? { fileMustExist: true, nativeBinding: binding } : { fileMustExist: true });
+    db = openFile(path);
   } catch (e) {
     throw translateStoreError(e, path);
   }
@@ -123,7 +135,7 @@ export function openEmptySqliteStore(opts: { builtins?: Builtin[] }): OpenedStor
 }
 
 function setUp(db: Database, path: string, existed: boolean, opts: OpenOptions): OpenedStore {
-  db.pragma('busy_timeout = 10000');
+  connectionPragmas(db);
   // A current store of ours costs two reads here (application_id, user_version); anything else is looked at closer.
   let version = 0;
   if (existed) {
@@ -139,8 +151,6 @@ function setUp(db: Database, path: string, existed: boolean, opts: OpenOptions):
     }
   }
   if ((db.pragma('journal_mode', { simple: true }) as string).toLowerCase() !== 'wal') db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
 
   // The version is read again inside the transaction: a concurrent first use may have migrated meanwhile.
   const migrate = db.transaction(() => {
@@ -194,7 +204,7 @@ function setUp(db: Database, path: string, existed: boolean, opts: OpenOptions):
   const ops = sqliteOps(db, dataKey);
   addBuiltins(db, ops, opts.builtins ?? builtinConfigs(defaultFactors()));
   if (opts.writer) {
-    const w = opts.writer(db, ops, path, dataKey, addonPath());
+    const w = opts.writer(db, ops, path, dataKey);
     return { store: w.store, db, path, created, keyFileCreated, close: w.close };
   }
   return { store: serialized(db, ops, path), db, path, created, keyFileCreated, close: () => void db.close() };
